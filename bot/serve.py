@@ -1,0 +1,156 @@
+"""Start the action server and the Rasa server together; Ctrl-C stops both.
+
+`python -m bot.serve` is what `make run` calls. Tests use `Stack` to run the same processes on
+free ports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+DEFAULT_MODEL = ROOT / "models" / "helpdesk.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+class Stack:
+    """An action server and a Rasa server (REST + socketio, HTTP API on loopback)."""
+
+    def __init__(
+        self,
+        rasa_port: int = 5005,
+        action_port: int = 5055,
+        model: Path = DEFAULT_MODEL,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.rasa_port = rasa_port
+        self.action_port = action_port
+        self.model = model
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen] = []
+        self._workdir = tempfile.TemporaryDirectory(prefix="helpdesk-stack-")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+        if self.log_dir is None:
+            output = None
+        else:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+        )
+        self.processes.append(process)
+        return process
+
+    def start(self, timeout: float = 180) -> Stack:
+        if not self.model.exists():
+            raise FileNotFoundError(f"no trained model at {self.model}: run `make train`")
+        endpoints = Path(self._workdir.name) / "endpoints.yml"
+        endpoints.write_text(
+            f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
+        )
+        actions = self._spawn(
+            "actions",
+            [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
+             "--port", str(self.action_port)],
+        )
+        rasa = self._spawn(
+            "rasa",
+            [str(VENV_BIN / "rasa"), "run", "--enable-api", "--interface", "127.0.0.1",
+             "--port", str(self.rasa_port), "--model", str(self.model),
+             "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{self.action_port}/health", actions, timeout)
+            _wait_for(f"{self.url}/status", rasa, timeout)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+        self._workdir.cleanup()
+
+
+HOW_TO_CHAT = """
+The help-desk bot is running (Ctrl-C stops it).
+  Rasa server (REST + socketio, HTTP API on loopback): http://127.0.0.1:{rasa_port}
+  Action server: http://127.0.0.1:{action_port}
+
+Chat from a terminal:   .venv/bin/rasa shell --port 5006
+Or over REST:
+  curl -s localhost:{rasa_port}/webhooks/rest/webhook \\
+       -d '{{"sender":"a","message":"does massone cost anything?"}}'
+"""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    # Explicit handlers: a shell starting us in the background may have set SIGINT to "ignore".
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    stack = Stack()
+    print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
+    try:
+        stack.start()
+        print(HOW_TO_CHAT.format(rasa_port=stack.rasa_port, action_port=stack.action_port),
+              flush=True)
+        while all(process.poll() is None for process in stack.processes):
+            time.sleep(1)
+        print("A server stopped unexpectedly; stopping the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Shared fixtures: the knowledge base, and a real running stack (Rasa server + action server)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.serve import DEFAULT_MODEL, Stack, free_port
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    """The trained model served for real; `make test` trains it first."""
+    if not DEFAULT_MODEL.exists():
+        pytest.fail(f"no trained model at {DEFAULT_MODEL}: run the suite with `make test`")
+    running = Stack(
+        rasa_port=free_port(), action_port=free_port(), log_dir=ARTIFACTS / "logs"
+    ).start()
+    yield running
+    running.stop()
+
+
+class Chat:
+    """One user talking to the REST channel; keeps what the bot said."""
+
+    def __init__(self, stack: Stack, sender: str) -> None:
+        self.url = f"{stack.url}/webhooks/rest/webhook"
+        self.sender = sender
+
+    def say(self, message: str) -> list[dict[str, Any]]:
+        body = json.dumps({"sender": self.sender, "message": message}).encode()
+        request = urllib.request.Request(
+            self.url, data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+
+@pytest.fixture
+def chat(stack: Stack, request: pytest.FixtureRequest) -> Chat:
+    return Chat(stack, sender=f"test-{request.node.name}")
+
+
+def texts(replies: list[dict[str, Any]]) -> str:
+    return "\n".join(reply["text"] for reply in replies if "text" in reply)
+
+
+def payloads(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [reply["custom"] for reply in replies if "custom" in reply]
+
+
+def buttons(replies: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [button for reply in replies for button in reply.get("buttons", [])]

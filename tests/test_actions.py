@@ -1,0 +1,106 @@
+"""The custom actions, run on real rasa-sdk Trackers and dispatchers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.actions import ActionAnswer, ActionFallback
+
+
+def tracker(message: dict[str, Any], **slots: Any) -> Tracker:
+    return Tracker(
+        sender_id="test",
+        slots={"system": None, "pending_question": None, **slots},
+        latest_message={"entities": [], **message},
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+def faq(faq_id: str, text: str = "", entities: list | None = None) -> dict[str, Any]:
+    return {
+        "text": text,
+        "intent": {"name": "faq", "confidence": 0.95},
+        "response_selector": {
+            "faq": {"response": {"intent_response_key": f"faq/{faq_id}", "confidence": 0.9}}
+        },
+        "entities": entities or [],
+    }
+
+
+def run(action, tracker_: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker_, {}))
+    return dispatcher.messages, events
+
+
+def test_answer_carries_its_source() -> None:
+    messages, events = run(ActionAnswer(), tracker(faq("massone_cost")))
+    assert "no charge" in messages[0]["text"]
+    assert messages[1]["custom"]["faq_id"] == "massone_cost"
+    assert messages[1]["custom"]["source"] == "MassONE FAQ - Accounts"
+    assert SlotSet("pending_question", None) in events
+
+
+def test_ambiguous_question_asks_which_system_then_answers() -> None:
+    ask = {"text": "I forgot my password", "intent": {"name": "forgot_password", "confidence": 0.9}}
+    messages, events = run(ActionAnswer(), tracker(ask))
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        '/choose_system{"system": "ese_portal"}',
+        '/choose_system{"system": "massone"}',
+    ]
+    assert SlotSet("pending_question", "forgot_password") in events
+
+    choice = {
+        "text": '/choose_system{"system": "massone"}',
+        "intent": {"name": "choose_system", "confidence": 1.0},
+        "entities": [{"entity": "system", "value": "massone"}],
+    }
+    messages, events = run(ActionAnswer(), tracker(choice, pending_question="forgot_password"))
+    assert "Forgot your password?" in messages[0]["text"]
+    assert messages[1]["custom"]["faq_id"] == "forgot_password"
+    assert SlotSet("system", "massone") in events
+
+
+def test_remembered_system_picks_the_counterpart() -> None:
+    messages, _ = run(ActionAnswer(), tracker(faq("massone_helpdesk_contact"), system="ese_portal"))
+    assert messages[1]["custom"]["faq_id"] == "ese_customer_service"
+    assert "(781) 338-6600" in messages[0]["text"]
+
+
+def test_system_named_in_the_message_wins_over_the_slot() -> None:
+    said = faq("massone_helpdesk_contact", entities=[{"entity": "system", "value": "MassONE"}])
+    messages, events = run(ActionAnswer(), tracker(said, system="ese_portal"))
+    assert messages[1]["custom"]["faq_id"] == "massone_helpdesk_contact"
+    assert SlotSet("system", "massone") in events
+
+
+def test_unsure_faq_gets_the_honest_fallback() -> None:
+    unsure = faq("massone_cost")
+    unsure["response_selector"]["faq"]["response"]["confidence"] = 0.1
+    messages, _ = run(ActionAnswer(), tracker(unsure))
+    assert "not something I can help with" in messages[0]["text"]
+    assert not any("custom" in m and m["custom"] for m in messages)
+
+
+def test_choosing_a_system_with_nothing_pending_acknowledges_it() -> None:
+    choice = {"intent": {"name": "choose_system"}, "entities": [{"entity": "system",
+                                                               "value": "ELAR"}]}
+    messages, events = run(ActionAnswer(), tracker(choice))
+    assert "ESE Security Portal" in messages[0]["text"]
+    assert events == [SlotSet("system", "ese_portal")]
+
+
+def test_fallback_says_what_the_bot_can_do_and_who_to_call() -> None:
+    messages, _ = run(ActionFallback(), tracker({"intent": {"name": "out_of_scope"}}))
+    text = messages[0]["text"]
+    assert "not something I can help with" in text
+    assert "massonehelp@doe.mass.edu" in text and "loginhelp@doe.mass.edu" in text

@@ -25,7 +25,7 @@ from bot.understanding import understand
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = ROOT / "tests" / "nlu"
-OOS_FILE = ROOT.parent / "shared" / "eval" / "clinc_oos_dev.json"
+OOS_FILE = ROOT / "tests" / "eval" / "clinc_oos_dev.json"
 REJECTED = "out_of_scope"
 
 

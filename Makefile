@@ -57,6 +57,7 @@ train: $(GENERATED)
 	$(PY) -m bot.train
 
 run: train
+	$(VENV)/bin/helpdesk demo load
 	$(PY) -m bot.serve
 
 test: train

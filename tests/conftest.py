@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
+from bot.db import upgrade
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.serve import DEFAULT_MODEL, Stack, free_port
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +70,36 @@ def payloads(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def buttons(replies: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [button for reply in replies for button in reply.get("buttons", [])]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a SQLite file, and the same on the machine's PostgreSQL.
+
+    PostgreSQL comes from TEST_POSTGRES_URL (default: the local server, trust auth); each test
+    gets a database of its own, dropped afterwards. Missing PostgreSQL fails under CI=true.
+    """
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'helpdesk.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    admin_url = os.environ.get("TEST_POSTGRES_URL", LOCAL_POSTGRES)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", future=True)
+    try:
+        connection = admin.connect()
+    except OperationalError as error:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and not reachable at {admin_url}: {error}")
+        pytest.skip(f"PostgreSQL not reachable at {admin_url}")
+    name = f"helpdesk_test_{secrets.token_hex(6)}"
+    connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.close()
+        admin.dispose()

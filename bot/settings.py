@@ -1,0 +1,66 @@
+"""Settings from the environment, with embedded defaults (README: "Configuration")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+DEFAULT_DATABASE_URL = f"sqlite:///{VAR / 'helpdesk.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8025
+    starttls: bool = False
+    ssl: bool = False
+    user: str = ""
+    password: str = ""
+    sender: str = "ESE and MassONE help desk <helpdesk@example.org>"
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    public_base_url: str
+    secret_key: bytes
+    smtp: SmtpSettings
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            secret_key=_secret_key(env.get("SECRET_KEY")),
+            smtp=SmtpSettings(
+                host=env.get("SMTP_HOST") or SmtpSettings.host,
+                port=int(env.get("SMTP_PORT") or SmtpSettings.port),
+                starttls=_flag(env.get("SMTP_STARTTLS")),
+                ssl=_flag(env.get("SMTP_SSL")),
+                user=env.get("SMTP_USER", ""),
+                password=env.get("SMTP_PASSWORD", ""),
+                sender=env.get("MAIL_FROM") or SmtpSettings.sender,
+            ),
+        )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(value: str | None) -> bytes:
+    """SECRET_KEY, or in the embedded default a random key kept in var/secret_key."""
+    if value:
+        return value.encode()
+    path = VAR / "secret_key"
+    if not path.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()

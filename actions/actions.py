@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.knowledge import Answer, KnowledgeBase, load_knowledge
@@ -64,7 +64,10 @@ class ActionAnswer(Action):
         result = kb.resolve(answer_id, system)
         if isinstance(result, Answer):
             send_answer(dispatcher, result)
-            return [*remember, SlotSet("pending_question", None)]
+            events = [*remember, SlotSet("pending_question", None)]
+            if result.starts and not tracker.active_loop:
+                events.append(FollowupAction(result.starts))
+            return events
         dispatcher.utter_message(text=kb.reply("ask_system"), buttons=system_buttons(kb))
         return [*remember, SlotSet("pending_question", answer_id)]
 

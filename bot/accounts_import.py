@@ -9,7 +9,6 @@ inactive or deactivated; default active). Re-importing updates accounts, matched
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
@@ -20,15 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import ACCOUNT_STATUSES, SYSTEMS, Account
+from bot.validation import is_email, is_name, is_user_name, parse_birth_date
 
 REQUIRED = ("system", "user_name", "first_name", "last_name", "birth_date", "email")
 OPTIONAL = ("district", "school", "status")
 MAX_FILE_BYTES = 20 * 1024 * 1024
-OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
-YOUNGEST_AGE_YEARS = 3
-_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
-_NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
-_EMAIL = re.compile(r"[^@\s<>\"',;]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _FREE_TEXT = re.compile(r"[^<>\x00-\x1f\x7f]*")
 
 
@@ -49,24 +44,6 @@ class ImportRejected(Exception):
         return "\n".join(f"line {line}: {reason}" for line, reason in self.problems)
 
 
-def parse_birth_date(text: str, today: dt.date | None = None) -> dt.date:
-    """A plausible date of birth from YYYY-MM-DD or MM/DD/YYYY; ValueError says what is wrong."""
-    text = text.strip()
-    for pattern in ("%Y-%m-%d", "%m/%d/%Y"):
-        try:
-            value = dt.datetime.strptime(text, pattern).date()
-            break
-        except ValueError:
-            continue
-    else:
-        raise ValueError(f"birth_date {text!r} is not a date like 1985-03-14 or 03/14/1985")
-    latest = (today or dt.date.today()).replace(month=1, day=1)
-    latest = latest.replace(year=latest.year - YOUNGEST_AGE_YEARS)
-    if not OLDEST_BIRTH_DATE <= value <= latest:
-        raise ValueError(f"birth_date {text} is not a plausible date of birth")
-    return value
-
-
 def _validate_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     problems: list[str] = []
     values = {key: (row.get(key) or "").strip() for key in (*REQUIRED, *OPTIONAL)}
@@ -75,12 +52,12 @@ def _validate_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
             problems.append(f"{key} is empty")
     if values["system"] and values["system"] not in SYSTEMS:
         problems.append(f"system must be one of {', '.join(SYSTEMS)}")
-    if values["user_name"] and not _USER_NAME.fullmatch(values["user_name"]):
+    if values["user_name"] and not is_user_name(values["user_name"]):
         problems.append("user_name must be 2-64 letters, digits, '.', '_' or '-'")
     for key in ("first_name", "last_name"):
-        if values[key] and (len(values[key]) > 80 or not _NAME.fullmatch(values[key])):
+        if values[key] and not is_name(values[key]):
             problems.append(f"{key} must be letters, spaces, hyphens, apostrophes (80 at most)")
-    if values["email"] and (len(values["email"]) > 254 or not _EMAIL.fullmatch(values["email"])):
+    if values["email"] and not is_email(values["email"]):
         problems.append("email is not an address like name@example.org")
     for key in ("district", "school"):
         if len(values[key]) > 120 or not _FREE_TEXT.fullmatch(values[key]):
@@ -92,7 +69,7 @@ def _validate_row(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
         try:
             values["birth_date"] = parse_birth_date(values["birth_date"])
         except ValueError as error:
-            problems.append(str(error))
+            problems.append(f"birth_date {error}")
     values["email"] = values["email"].lower()
     return values, problems
 

@@ -39,6 +39,7 @@ class Answer:
     section_id: str
     section_title: str
     links: tuple[str, ...] = ()
+    starts: str | None = None  # the form this answer opens (e.g. username_form)
 
     @property
     def source_label(self) -> str:
@@ -72,6 +73,7 @@ class _Text:
     document: str
     section: str
     links: tuple[str, ...]
+    starts: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,10 @@ class KnowledgeBase:
 
         return _PLACEHOLDER.sub(fill, template)
 
-    def reply(self, name: str) -> str:
-        return self.render(self.replies[name])
+    def reply(self, name: str, system: str | None = None) -> str:
+        """A reply from replies.yml; replies given per system take `system`."""
+        reply = self.replies[name]
+        return self.render(reply[system] if isinstance(reply, dict) else reply)
 
     def system_name(self, system: str) -> str:
         return self.systems[system]["name"]
@@ -179,6 +183,7 @@ class KnowledgeBase:
             section_id=text.section,
             section_title=document["sections"][text.section],
             links=tuple(self.links[name] for name in text.links),
+            starts=text.starts,
         )
 
     def _parse_entry(self, raw: dict[str, Any], kind: str, file: str) -> Entry:
@@ -194,7 +199,9 @@ class KnowledgeBase:
             if not document or not section:
                 raise KnowledgeError(f"{where}: an answer needs a document and a section")
             links = data.get("links", inherit.get("links", []))
-            return _Text(data["answer"].strip(), document, section, tuple(links))
+            return _Text(
+                data["answer"].strip(), document, section, tuple(links), data.get("starts")
+            )
 
         generic = text(raw) if raw.get("answer") else None
         variants = {s: text(v, raw) for s, v in (raw.get("variants") or {}).items()}
@@ -242,7 +249,9 @@ class KnowledgeBase:
                     if name not in self.links:
                         raise KnowledgeError(f"{entry.id}: unknown link {name!r}")
                 self._check_placeholders(entry.id, text.template)
-        self._check_placeholders("replies.yml", self.replies["out_of_scope"])
+        for name, reply in self.replies.items():
+            for text in reply.values() if isinstance(reply, dict) else [reply]:
+                self._check_placeholders(f"replies.yml: {name}", text.replace("{system}", ""))
 
     def _check_placeholders(self, where: str, template: str) -> None:
         for group, name, attribute in _PLACEHOLDER.findall(template):

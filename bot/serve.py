@@ -1,7 +1,9 @@
-"""Start the action server and the Rasa server together; Ctrl-C stops both.
+"""Start everything the bot needs; Ctrl-C stops all of it.
 
-`python -m bot.serve` is what `make run` calls. Tests use `Stack` to run the same processes on
-free ports.
+`python -m bot.serve` is what `make run` calls: a local mail catcher (the embedded default's SMTP
+relay, writing each mail to var/mail/), the outbox worker, the web app (reset page), the action
+server and the Rasa server. Tests use `Stack` to run the same processes on free ports with a
+database of their own.
 """
 
 from __future__ import annotations
@@ -19,12 +21,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_MODEL = ROOT / "models" / "helpdesk.tar.gz"
+MAIL_DIR = ROOT / "var" / "mail"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout:.0f} s")
 
 
 def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
@@ -42,19 +58,33 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 
 class Stack:
-    """An action server and a Rasa server (REST + socketio, HTTP API on loopback)."""
+    """The whole bot: mail catcher, outbox worker, web app, action server, Rasa server.
+
+    `env` adds settings (DATABASE_URL...) for every process; with `mail_dir` None, no mail
+    catcher runs and the worker delivers to the SMTP relay configured in the environment.
+    """
 
     def __init__(
         self,
         rasa_port: int = 5005,
         action_port: int = 5055,
+        web_port: int = 8000,
+        smtp_port: int = 8025,
         model: Path = DEFAULT_MODEL,
         log_dir: Path | None = None,
+        mail_dir: Path | None = MAIL_DIR,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.rasa_port = rasa_port
         self.action_port = action_port
+        self.web_port = web_port
+        self.smtp_port = smtp_port
         self.model = model
         self.log_dir = log_dir
+        self.mail_dir = mail_dir
+        self.env = {"PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}", **(env or {})}
+        if mail_dir is not None:
+            self.env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port))
         self.processes: list[subprocess.Popen] = []
         self._workdir = tempfile.TemporaryDirectory(prefix="helpdesk-stack-")
 
@@ -63,7 +93,7 @@ class Stack:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **self.env}
         if self.log_dir is None:
             output = None
         else:
@@ -82,6 +112,15 @@ class Stack:
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
         )
+        python = str(VENV_BIN / "python")
+        if self.mail_dir is not None:
+            catcher = self._spawn(
+                "mailcatcher",
+                [python, "-m", "bot.mailcatcher", "--dir", str(self.mail_dir),
+                 "--port", str(self.smtp_port)],
+            )
+        self._spawn("mailer", [python, "-m", "bot.mailer"])
+        web = self._spawn("web", [python, "-m", "bot.web", "--port", str(self.web_port)])
         actions = self._spawn(
             "actions",
             [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
@@ -94,6 +133,9 @@ class Stack:
              "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
         )
         try:
+            if self.mail_dir is not None:
+                _wait_for_port(self.smtp_port, catcher, timeout)
+            _wait_for_port(self.web_port, web, timeout)
             _wait_for(f"http://127.0.0.1:{self.action_port}/health", actions, timeout)
             _wait_for(f"{self.url}/status", rasa, timeout)
         except Exception:
@@ -119,6 +161,8 @@ HOW_TO_CHAT = """
 The help-desk bot is running (Ctrl-C stops it).
   Rasa server (REST + socketio, HTTP API on loopback): http://127.0.0.1:{rasa_port}
   Action server: http://127.0.0.1:{action_port}
+  Password-reset page: http://127.0.0.1:{web_port}/reset/<token from the e-mail>
+  E-mails (local mail catcher on port {smtp_port}): {mail_dir}/*.eml, also printed here
 
 Chat from a terminal:   .venv/bin/rasa shell --port 5006
 Or over REST:
@@ -139,8 +183,9 @@ def main() -> int:
     print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
     try:
         stack.start()
-        print(HOW_TO_CHAT.format(rasa_port=stack.rasa_port, action_port=stack.action_port),
-              flush=True)
+        print(HOW_TO_CHAT.format(rasa_port=stack.rasa_port, action_port=stack.action_port,
+                                 web_port=stack.web_port, smtp_port=stack.smtp_port,
+                                 mail_dir=stack.mail_dir), flush=True)
         while all(process.poll() is None for process in stack.processes):
             time.sleep(1)
         print("A server stopped unexpectedly; stopping the rest.", file=sys.stderr)

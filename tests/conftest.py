@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bot.db import upgrade
+from bot.accounts_import import import_accounts, read_file
+from bot.cli import DEMO_ACCOUNTS
+from bot.db import make_engine, session_factory, upgrade
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.serve import DEFAULT_MODEL, Stack, free_port
 
@@ -28,12 +30,20 @@ def kb() -> KnowledgeBase:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Stack:
-    """The trained model served for real; `make test` trains it first."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """The whole bot for real, on free ports, with a SQLite database holding the demo accounts
+    and a local mail catcher writing to a temporary folder; `make test` trains the model first."""
     if not DEFAULT_MODEL.exists():
         pytest.fail(f"no trained model at {DEFAULT_MODEL}: run the suite with `make test`")
+    home = tmp_path_factory.mktemp("stack")
+    database_url = f"sqlite:///{home / 'helpdesk.sqlite3'}"
+    upgrade(database_url)
+    with session_factory(make_engine(database_url))() as session:
+        import_accounts(session, read_file(DEMO_ACCOUNTS))
     running = Stack(
-        rasa_port=free_port(), action_port=free_port(), log_dir=ARTIFACTS / "logs"
+        rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
+        smtp_port=free_port(), log_dir=ARTIFACTS / "logs", mail_dir=home / "mail",
+        env={"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key"},
     ).start()
     yield running
     running.stop()

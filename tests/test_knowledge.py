@@ -81,7 +81,7 @@ def test_every_answer_renders_with_a_source(kb: KnowledgeBase) -> None:
          ["http://www.doe.mass.edu/infoservices/data/diradmin/list.aspx"]),
         ("massone_browser_support", None, ["Safari", "Opera version 8", "Netscape"]),
         ("ese_portal_applications", None, ["MDCS", "SIMS", "Drop Box Central", "TechPlan"]),
-        ("forgot_password", "massone", ["Forgot your password?", "username is not included"]),
+        ("forgot_password", "massone", ["Forgot your password?", "username is not sent"]),
         ("forgot_username", "massone", ["local MassONE Admin", "781-338-3020"]),
         ("login_incorrect", "massone", ["case sensitive", "daytime telephone number"]),
         ("report_error", "massone", ["browser", "operating system", "error messages"]),

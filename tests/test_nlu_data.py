@@ -14,7 +14,7 @@ from bot.knowledge import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 CONVERSATION = {"greet", "goodbye", "thank", "bot_challenge", "affirm", "deny", "choose_system",
-                "out_of_scope"}
+                "stop", "inform", "out_of_scope"}
 
 
 def _labels(directory: Path) -> Counter:

@@ -20,7 +20,7 @@ FAQ_INTENT = "faq"
 
 def faq_confidence_threshold() -> float:
     """Below this ResponseSelector confidence an FAQ prediction is treated as not understood."""
-    return float(os.environ.get("FAQ_CONFIDENCE_THRESHOLD", "0.4"))
+    return float(os.environ.get("FAQ_CONFIDENCE_THRESHOLD", "0.5"))
 
 
 @dataclass(frozen=True)

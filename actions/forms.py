@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -118,7 +119,7 @@ def _identity(tracker: Tracker) -> Identity:
     return Identity(
         first_name=tracker.get_slot("first_name"),
         last_name=tracker.get_slot("last_name"),
-        birth_date=parse_spoken_birth_date(tracker.get_slot("birth_date")),
+        birth_date=date.fromisoformat(tracker.get_slot("birth_date")),  # validated, stored ISO
         email=email,
         user_name=None if "@" in identifier or not identifier else identifier,
     )

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, session_factory, upgrade
 from bot.models import OutboxMail
-from bot.outbox import utc_now
+from bot.outbox import as_utc, utc_now
 from bot.settings import Settings, SmtpSettings
 
 log = logging.getLogger("bot.mailer")  # not __name__: that is "__main__" under `python -m`
@@ -115,11 +115,7 @@ class OutboxWorker:
         self.batch_size = batch_size
 
     def now(self) -> dt.datetime:
-        """The clock's time in UTC (SQLite stores times without their offset)."""
-        value = self.clock()
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+        return as_utc(self.clock())
 
     def send_due(self, stop: threading.Event | None = None) -> int:
         """Send up to batch_size mails due now; returns how many were sent.

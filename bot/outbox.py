@@ -13,6 +13,13 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """`moment` in UTC; a naive time (SQLite stores no offset) is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
 def enqueue(
     session: Session, *, kind: str, to_address: str, subject: str, body: str,
     now: dt.datetime | None = None,

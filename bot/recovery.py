@@ -15,7 +15,6 @@ Follows the OWASP Forgot Password cheat sheet and NIST SP 800-63B:
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -30,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.knowledge import load_knowledge
 from bot.models import SYSTEMS, Account, RecoveryAttempt, ResetToken
-from bot.outbox import enqueue, utc_now
+from bot.outbox import as_utc, enqueue, utc_now
 from bot.passwords import hash_password, password_problems
 
 log = logging.getLogger(__name__)
@@ -276,11 +275,7 @@ class RecoveryService:
 
     # ----------------------------------------------------------------- database
     def _now(self) -> datetime:
-        """The clock's time in UTC (a naive time is taken to be UTC already)."""
-        now = self._clock()
-        if now.tzinfo is None:
-            return now.replace(tzinfo=dt.timezone.utc)
-        return now.astimezone(dt.timezone.utc)
+        return as_utc(self._clock())
 
     def _rate_limited(
         self, session: Session, conversation_id: str, key: str, now: datetime

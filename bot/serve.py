@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,31 +31,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
+def _wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen,
+                timeout: float) -> None:
+    """Poll `ready` until it holds; fail early if `process` dies, or after `timeout` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            if ready():
                 return
         except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout:.0f} s")
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{what} not ready within {timeout:.0f} s")
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
+    def listening() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    _wait_until(listening, f"port {port}", process, timeout)
 
 
 def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+    def answers() -> bool:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+
+    _wait_until(answers, url, process, timeout)
 
 
 class Stack:

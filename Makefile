@@ -45,7 +45,7 @@ $(VENV)/.installed: requirements.lock
 install: $(VENV)/.installed
 
 # Rasa files generated from knowledge/ (see bot/generate.py).
-$(GENERATED): $(VENV)/.installed $(wildcard knowledge/*.yml) bot/generate.py bot/knowledge.py
+$(GENERATED): $(VENV)/.installed $(wildcard knowledge/*.yml) knowledge/districts.csv bot/generate.py bot/knowledge.py bot/districts.py
 	$(PY) -m bot.generate
 	touch $@
 

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.knowledge import Answer, KnowledgeBase, load_knowledge
+from actions.replies import CHOOSE_SYSTEM, send_answer, system_buttons
+from actions.requests import directory_admin_reply, start_request
+from bot.knowledge import SYSTEMS, Answer, KnowledgeBase, load_knowledge
+from bot.request_kinds import load_request_kinds
 from bot.understanding import mentioned_system, understand
 
-CHOOSE_SYSTEM = "choose_system"
-
-
-def system_buttons(kb: KnowledgeBase) -> list[dict[str, str]]:
-    """Quick replies that answer "which system?"."""
-    return [
-        {"title": title, "payload": f"/{CHOOSE_SYSTEM}{json.dumps({'system': system})}"}
-        for system, title in kb.replies["system_buttons"].items()
-    ]
-
-
-def send_answer(dispatcher: CollectingDispatcher, answer: Answer) -> None:
-    dispatcher.utter_message(text=answer.text)
-    dispatcher.utter_message(json_message=answer.payload())
+DISTRICT_ENTITY = "district"
 
 
 class ActionAnswer(Action):
-    """Answers an FAQ or a flow intent from `knowledge/`, asking for the system when it matters."""
+    """Answers an FAQ or a flow intent from `knowledge/`, asking for the system when it matters,
+    then opens the flow's form if it has one."""
 
     def name(self) -> str:
         return "action_answer"
@@ -62,14 +52,80 @@ class ActionAnswer(Action):
             answer_id = understood.answer_id
 
         result = kb.resolve(answer_id, system)
-        if isinstance(result, Answer):
+        if not isinstance(result, Answer):
+            dispatcher.utter_message(text=kb.reply("ask_system"), buttons=system_buttons(kb))
+            return [*remember, SlotSet("pending_question", answer_id)]
+        events = [*remember, SlotSet("pending_question", None)]
+        if tracker.active_loop:
             send_answer(dispatcher, result)
-            events = [*remember, SlotSet("pending_question", None)]
-            if result.starts and not tracker.active_loop:
-                events.append(FollowupAction(result.starts))
             return events
-        dispatcher.utter_message(text=kb.reply("ask_system"), buttons=system_buttons(kb))
-        return [*remember, SlotSet("pending_question", answer_id)]
+        return events + self._act_on(dispatcher, tracker, kb, result)
+
+    @staticmethod
+    def _act_on(
+        dispatcher: CollectingDispatcher, tracker: Tracker, kb: KnowledgeBase, answer: Answer
+    ) -> list[EventType]:
+        """Answer, then start what the answer offers: a recovery form or a request."""
+        kinds = load_request_kinds()
+        kind = kinds.get(answer.entry_id)
+        district = _district_mentioned(tracker)
+        if answer.entry_id == "find_directory_admin" and district:
+            dispatcher.utter_message(text=directory_admin_reply(kb, district))
+            return []
+        if kind is not None and kind.offer_after_advice:
+            if tracker.get_slot("offered_request") == kind.id:  # the advice did not help
+                return start_request(kind.id, tracker.latest_message)
+            send_answer(dispatcher, answer)
+            dispatcher.utter_message(
+                text=kb.reply("did_that_help"),
+                buttons=[
+                    {"title": "Yes, that solved it", "payload": "/affirm"},
+                    {"title": "No, I still need help", "payload": "/deny"},
+                ],
+            )
+            return [SlotSet("offered_request", kind.id)]
+        send_answer(dispatcher, answer)
+        if kind is not None:
+            # The ticket is about the system the answer was for (MassONE-only topics included).
+            system = [SlotSet("system", answer.system)] if answer.system in SYSTEMS else []
+            return system + start_request(kind.id, tracker.latest_message)
+        if answer.starts:
+            return [FollowupAction(answer.starts)]
+        return []
+
+
+def _district_mentioned(tracker: Tracker) -> str | None:
+    """The district a message names confidently ("who is the directory admin in Worcester")."""
+    from bot.districts import match_district
+
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == DISTRICT_ENTITY:
+            match = match_district(str(entity.get("value", "")))
+            if match.name:
+                return match.name
+    return None
+
+
+class ActionReplyYesNo(Action):
+    """"Yes"/"no" outside a form: the answer to "did that solve it?", or just an acknowledgement."""
+
+    def name(self) -> str:
+        return "action_reply_yes_no"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        offered = tracker.get_slot("offered_request")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        kb = load_knowledge()
+        if offered and intent == "deny":
+            dispatcher.utter_message(text=kb.reply("advice_did_not_help"))
+            return start_request(offered, tracker.latest_message)
+        if offered:
+            dispatcher.utter_message(text=kb.reply("advice_helped"))
+            return [SlotSet("offered_request", None)]
+        dispatcher.utter_message(response="utter_affirm" if intent == "affirm" else "utter_deny")
+        return []
 
 
 class ActionFallback(Action):

@@ -11,7 +11,8 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.actions import send_answer
+from actions.replies import send_answer
+from actions.requests import REQUEST_SLOTS
 from bot.knowledge import Answer, load_knowledge
 from bot.recovery import RATE_LIMITED, Identity
 from bot.services import conversation_key, recovery_service
@@ -182,4 +183,7 @@ class ActionStopFlow(Action):
         dispatcher.utter_message(
             text=load_knowledge().reply("flow_stopped" if active else "nothing_to_stop")
         )
-        return [ActiveLoop(None), *_clear(), SlotSet("pending_question", None)]
+        return [
+            ActiveLoop(None), *_clear(), SlotSet("pending_question", None),
+            *(SlotSet(slot, None) for slot in REQUEST_SLOTS),
+        ]

@@ -1,54 +1,54 @@
-"""The `helpdesk` command: `helpdesk accounts import FILE.csv`, `helpdesk db upgrade`,
-`helpdesk demo load`."""
+"""The `helpdesk` command: `helpdesk accounts import FILE.csv`, `helpdesk admins import FILE.csv`,
+`helpdesk tickets list|show REF`, `helpdesk db upgrade`, `helpdesk demo load`.
+
+Topics living in their own module add themselves through `add_commands(topics)`, setting a
+`handler(args, database_url) -> exit code` default.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.accounts_import import ImportRejected, import_accounts, read_accounts, read_file
+from bot.accounts_import import import_accounts, read_accounts, read_file
+from bot.admins_cli import DEMO_ADMINS
+from bot.admins_import import import_admins, read_admins
+from bot.csv_import import import_file
 from bot.db import make_engine, session_factory, upgrade
-from bot.models import Account
+from bot.models import Account, DirectoryAdmin
 from bot.settings import Settings
 
+# Modules adding a topic of their own through `add_commands(topics)`.
+COMMAND_MODULES = ("bot.admins_cli", "bot.tickets_cli")
 DEMO_ACCOUNTS = Path(__file__).resolve().parent / "demo" / "accounts.csv"
 
 
-def accounts_import(url: str, path: Path) -> int:
-    try:
-        text = read_file(path)
-        upgrade(url)
-        with session_factory(make_engine(url))() as session:
-            report = import_accounts(session, text)
-    except FileNotFoundError:
-        print(f"error: no file at {path}", file=sys.stderr)
-        return 2
-    except ImportRejected as rejected:
-        print(f"{path}: nothing imported, {len(rejected.problems)} problem(s):", file=sys.stderr)
-        print(rejected, file=sys.stderr)
-        return 1
-    print(f"{path}: {report.created} created, {report.updated} updated, "
-          f"{report.unchanged} unchanged")
-    return 0
-
-
 def demo_load(url: str) -> int:
-    """Load the fictional demo directory into an empty database and show who to try."""
+    """Load the fictional demo directories (accounts, Directory Administrators) into an empty
+    database and show who to try."""
     upgrade(url)
     sessions = session_factory(make_engine(url))
     with sessions() as session:
         empty = session.execute(select(func.count(Account.id))).scalar_one() == 0
+        no_admins = session.execute(select(func.count(DirectoryAdmin.id))).scalar_one() == 0
     if empty:
         with sessions() as session:
             import_accounts(session, read_file(DEMO_ACCOUNTS))
         print(f"Loaded the fictional demo accounts from {DEMO_ACCOUNTS.name}.")
+    if no_admins:
+        with sessions() as session:
+            import_admins(session, read_file(DEMO_ADMINS))
+        print(f"Loaded the fictional Directory Administrators from {DEMO_ADMINS.name}.")
     print("Demo identities to try (fictional):")
     for row in read_accounts(read_file(DEMO_ACCOUNTS))[:2]:
         print(f"  {row['system']}: {row['first_name']} {row['last_name']}, born "
               f"{row['birth_date']:%m/%d/%Y}, {row['email']}, user name {row['user_name']}")
+    districts = sorted({row["district"] for row in read_admins(read_file(DEMO_ADMINS))})
+    print(f"Districts with a demo Directory Administrator: {', '.join(districts)}")
     return 0
 
 
@@ -67,10 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_subparsers(dest="command", required=True).add_parser(
         "load", help="load it into an empty database"
     )
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(topics)
     args = parser.parse_args(argv)
     url = Settings.from_env().database_url
+    if hasattr(args, "handler"):
+        return args.handler(args, url)
     if args.topic == "accounts":
-        return accounts_import(url, args.file)
+        return import_file(url, args.file, import_accounts)
     if args.topic == "db":
         upgrade(url)
         print("database is up to date")

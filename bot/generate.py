@@ -6,7 +6,8 @@ Two artefacts:
   `action_answer` custom action reads answers from `knowledge/` at run time, so editing an answer
   changes neither this file nor the model. Committed; `--check` fails when it is stale.
 - `build/spacy_pipeline/`: a blank English spaCy pipeline with an `entity_ruler` that finds the
-  systems, their applications and system-specific terms (labels `system`, `application`, `term`).
+  systems, their applications and system-specific terms (labels `system`, `application`, `term`)
+  and Massachusetts school districts (label `district`, from knowledge/districts.csv).
   `config.yml` loads it through `SpacyNLP`. Not committed (binary); rebuilt when stale.
 """
 
@@ -49,7 +50,9 @@ def entity_patterns(kb: KnowledgeBase) -> list[dict[str, object]]:
             for name in names:
                 tokens = [{"LOWER": token.lower_} for token in tokenizer(name)]
                 patterns.append({"label": label, "pattern": tokens, "id": system})
-    return patterns
+    from bot.districts import district_patterns
+
+    return patterns + district_patterns()
 
 
 def build_spacy_pipeline(kb: KnowledgeBase, target: Path = SPACY_DIR) -> None:

@@ -251,7 +251,9 @@ class KnowledgeBase:
                 self._check_placeholders(entry.id, text.template)
         for name, reply in self.replies.items():
             for text in reply.values() if isinstance(reply, dict) else [reply]:
-                self._check_placeholders(f"replies.yml: {name}", text.replace("{system}", ""))
+                # {reference}, {email}... are filled by the action that sends the reply.
+                fields_removed = re.sub(r"\{[a-z_]+\}", "", text)
+                self._check_placeholders(f"replies.yml: {name}", fields_removed)
 
     def _check_placeholders(self, where: str, template: str) -> None:
         for group, name, attribute in _PLACEHOLDER.findall(template):

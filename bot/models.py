@@ -106,3 +106,102 @@ class RecoveryAttempt(Base):
     identity_key = Column(String(64), nullable=False)
     account_id = Column(Integer, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+TICKET_KINDS = (
+    "report_name_misspelled",
+    "merge_duplicate_accounts",
+    "transfer_account",
+    "reactivate_account",
+    "login_incorrect",
+    "report_error",
+    "human_handoff",
+)
+TICKET_STATUSES = ("open", "in_progress", "waiting_on_user", "resolved")
+OPEN_TICKET_STATUSES = ("open", "in_progress", "waiting_on_user")
+
+
+class Ticket(Base):
+    """Something the bot cannot do itself, handed to the help desk with every fact it needs.
+
+    The reference users see (HD-2026-000123) is derived from the year and the id, not stored
+    (`bot.tickets.reference_of`).
+    `facts` and `transcript` are JSON text; the transcript is masked before it is stored.
+    """
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open', 'in_progress', 'waiting_on_user', 'resolved')",
+            name="ck_tickets_status",
+        ),
+        Index("ix_tickets_contact_kind", "contact_email", "kind", "status"),
+        Index("ix_tickets_status_created", "status", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(40), nullable=False)
+    system = Column(String(20), nullable=True)  # None when the request is not about one system
+    status = Column(String(20), nullable=False, default="open")
+    contact_email = Column(String(254), nullable=False)
+    facts = Column(Text, nullable=False)  # JSON object: field name -> value
+    transcript = Column(Text, nullable=False)  # JSON list of {"from", "text", "at"}, masked
+    conversation_id = Column(String(64), nullable=False)  # sha256 of the sender id
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    updated_at = Column(DateTime(timezone=True), nullable=False)
+    resolved_at = Column(DateTime(timezone=True), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<Ticket {self.id} {self.kind} {self.status}>"
+
+
+class TicketEvent(Base):
+    """The history of a ticket: created, facts added, status changed, notes, replies.
+
+    `idempotency_key` (unique) makes a retried submission a no-op instead of a second ticket
+    or a second "facts added".
+    """
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False)
+    actor = Column(String(120), nullable=False)  # "bot", or later "agent:<name>"
+    action = Column(String(40), nullable=False)  # created, facts_added, status_changed, ...
+    detail = Column(Text, nullable=False, default="{}")  # JSON
+    conversation_id = Column(String(64), nullable=True)
+    idempotency_key = Column(String(64), nullable=True, unique=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class TicketStatusCheck(Base):
+    """Every "what is the status of my ticket?" lookup, to rate-limit guessing references."""
+
+    __tablename__ = "ticket_status_checks"
+    __table_args__ = (Index("ix_status_checks_conversation", "conversation_id", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(64), nullable=False)
+    found = Column(Integer, nullable=False)  # 1 or 0
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class DirectoryAdmin(Base):
+    """A district's Directory Administrator, imported with `helpdesk admins import`."""
+
+    __tablename__ = "directory_admins"
+    __table_args__ = (
+        UniqueConstraint("district", "email", name="uq_directory_admins_district_email"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    district = Column(String(120), nullable=False, index=True)  # a name from the district list
+    first_name = Column(String(80), nullable=False)
+    last_name = Column(String(80), nullable=False)
+    email = Column(String(254), nullable=False)
+    phone = Column(String(40), nullable=False, default="")
+    created_at = Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    updated_at = Column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )

@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.contacts import help_desk_phrase
 from bot.knowledge import load_knowledge
 from bot.models import SYSTEMS, Account, RecoveryAttempt, ResetToken
 from bot.outbox import as_utc, enqueue, utc_now
@@ -44,11 +45,6 @@ MAX_TOKEN_LENGTH = 128  # token_urlsafe(32) is 43 characters; anything much long
 INVALID_TOKEN = (
     "This link has expired or was already used. Please ask for a new password reset link."
 )
-# Help-desk contacts (keys of `contacts` in knowledge/sources.yml) named in each system's mail.
-HELP_DESK = {
-    "ese_portal": ("ese_login_help", "ese_customer_service"),
-    "massone": ("massone_helpdesk",),
-}
 
 
 @dataclass(frozen=True)
@@ -350,18 +346,6 @@ class RecoveryService:
     def _system_name(system: str) -> str:
         return load_knowledge().system_name(system)
 
-    @staticmethod
-    def _help_desk(system: str) -> str:
-        """The system's help-desk contacts from knowledge/sources.yml, as one phrase."""
-        contacts = load_knowledge().contacts
-        parts = []
-        for name in HELP_DESK[system]:
-            contact = contacts[name]
-            details = [contact[key] for key in ("email", "phone") if contact.get(key)]
-            hours = f", {contact['hours']}" if contact.get("hours") else ""
-            parts.append(f"{contact['name']} ({', '.join(details)}{hours})")
-        return " or ".join(parts)
-
     def _username_mail(self, system: str, account: Account | None) -> tuple[str, str]:
         name = self._system_name(system)
         user_name = account.user_name if account is not None else ""
@@ -371,7 +355,7 @@ class RecoveryService:
             f"Your user name is: {user_name}\n\n"
             f"User names are case-sensitive: type it exactly as shown.\n\n"
             f"If you did not ask for this, you can ignore this e-mail: nothing about your "
-            f"account was changed. Questions? Contact {self._help_desk(system)}.\n"
+            f"account was changed. Questions? Contact {help_desk_phrase(system)}.\n"
         )
         return f"Your {name} user name", body
 
@@ -386,7 +370,7 @@ class RecoveryService:
             f"The link works once, and only within {minutes} minutes: use it within "
             f"{minutes} minutes to activate a new password. After that, ask for a new link.\n\n"
             f"If you did not ask for this, ignore this e-mail: your password stays the same. "
-            f"Questions? Contact {self._help_desk(system)}.\n"
+            f"Questions? Contact {help_desk_phrase(system)}.\n"
         )
         return f"Reset your {name} password", body
 
@@ -397,6 +381,6 @@ class RecoveryService:
             f"The password of your {name} account was changed on "
             f"{now:%Y-%m-%d} at {now:%H:%M} UTC.\n\n"
             f"If this was you, there is nothing else to do. If it was not you, contact "
-            f"{self._help_desk(system)} right away.\n"
+            f"{help_desk_phrase(system)} right away.\n"
         )
         return f"Your {name} password was changed", body

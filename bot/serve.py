@@ -174,6 +174,8 @@ Chat from a terminal:   .venv/bin/rasa shell --port 5006
 Or over REST:
   curl -s localhost:{rasa_port}/webhooks/rest/webhook \\
        -d '{{"sender":"a","message":"does massone cost anything?"}}'
+Try a ticket: "I want to talk to a person", then ask "what is the status of HD-...".
+Tickets filed:          .venv/bin/helpdesk tickets list   (and: tickets show HD-...)
 """
 
 

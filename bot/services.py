@@ -5,16 +5,41 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from bot.db import make_engine, session_factory
+from bot.directory import lookup_admins
+from bot.models import DirectoryAdmin
 from bot.recovery import RecoveryService
 from bot.settings import Settings
+from bot.tickets import TicketService
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@lru_cache(maxsize=1)
+def sessions() -> sessionmaker[Session]:
+    """One engine (and connection pool) per process."""
+    return session_factory(make_engine(settings().database_url))
 
 
 @lru_cache(maxsize=1)
 def recovery_service() -> RecoveryService:
-    settings = Settings.from_env()
-    sessions = session_factory(make_engine(settings.database_url))
-    return RecoveryService(sessions, settings.public_base_url, settings.secret_key)
+    return RecoveryService(sessions(), settings().public_base_url, settings().secret_key)
+
+
+@lru_cache(maxsize=1)
+def ticket_service() -> TicketService:
+    return TicketService(sessions())
+
+
+def directory_admins(district: str) -> list[DirectoryAdmin]:
+    """The Directory Administrators on file for a district (its name from the district list)."""
+    with sessions()() as session:
+        return lookup_admins(session, district)
 
 
 def conversation_key(sender_id: str) -> str:

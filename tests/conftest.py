@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email
+import email.policy
 import json
 import os
 import secrets
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bot.accounts_import import import_accounts, read_file
+from bot.admins_cli import DEMO_ADMINS
+from bot.admins_import import import_admins
 from bot.cli import DEMO_ACCOUNTS
 from bot.db import make_engine, session_factory, upgrade
 from bot.knowledge import KnowledgeBase, load_knowledge
@@ -40,6 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     upgrade(database_url)
     with session_factory(make_engine(database_url))() as session:
         import_accounts(session, read_file(DEMO_ACCOUNTS))
+        import_admins(session, read_file(DEMO_ADMINS))
     running = Stack(
         rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
         smtp_port=free_port(), log_dir=ARTIFACTS / "logs", mail_dir=home / "mail",
@@ -80,6 +87,41 @@ def payloads(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def buttons(replies: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [button for reply in replies for button in reply.get("buttons", [])]
+
+
+def mails_to(stack: Stack, address: str, after: int = 0, wait: float = 20) -> list:
+    """Mails the local catcher received for `address`, waiting up to `wait` s for more than
+    `after` of them."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for path in sorted(stack.mail_dir.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if message["To"] == address:
+                found.append(message)
+        if len(found) > after or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+def converse(chat: Chat, *messages: str) -> str:
+    replies = ""
+    for message in messages:
+        replies = texts(chat.say(message))
+    return replies
+
+
+class Clock:
+    """A settable clock for services that take one."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

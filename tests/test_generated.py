@@ -36,7 +36,16 @@ def test_spacy_pipeline_finds_systems_and_applications() -> None:
         ("drop box central", "application", "ese_portal"),
         ("mass one", "system", "massone"),
     }
-    assert not nlp("what's the weather like in Boston tomorrow").ents
+    assert not nlp("what's the weather like in Chicago tomorrow").ents
+
+
+def test_spacy_pipeline_finds_districts_but_not_people_named_like_towns() -> None:
+    nlp = spacy.load(SPACY_DIR)
+    doc = nlp("I moved from Worcester Public Schools to acton-boxborough")
+    assert [(ent.label_, ent.ent_id_) for ent in doc.ents] == [
+        ("district", "Worcester"), ("district", "Acton-Boxborough")
+    ]
+    assert not nlp("my name is Sharon Lee and I teach reading").ents
 
 
 def test_only_training_inputs_decide_retraining() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from conftest import Clock
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,18 +55,6 @@ PII = ("jane", "doe", "mary", "jones", "robert", "smith", "nora", "nobody", "exa
        "1985-03-14", "1979-07-02", "1970-01-01", "1990-02-03", "jdoe42", "mjones7", "bsmith")
 LINK = re.compile(re.escape(BASE_URL) + r"/reset/([A-Za-z0-9_-]+)")
 
-
-class Clock:
-    """A settable clock for the service."""
-
-    def __init__(self, now: dt.datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 @dataclass
@@ -110,7 +99,7 @@ def env(database_url: str) -> Iterator[Env]:
     sessions = session_factory(engine)
     with sessions() as session:
         import_accounts(session, ACCOUNTS)
-    yield Env(engine, sessions, Clock())
+    yield Env(engine, sessions, Clock(START))
     engine.dispose()
 
 

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import Chat, texts
+from conftest import Chat, converse, mails_to, texts
 
 from bot.knowledge import load_knowledge
 from bot.serve import Stack
 
 ADA = ["Ada", "Example", "03/14/1984", "ada.example@example.org"]
-
-
-def mails_to(stack: Stack, address: str, after: int = 0, wait: float = 20) -> list:
-    """Mails the local catcher received for `address`, waiting up to `wait` s for more than
-    `after` of them."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for path in sorted(stack.mail_dir.glob("*.eml")):
-            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            if message["To"] == address:
-                found.append(message)
-        if len(found) > after or time.monotonic() > deadline:
-            return found
-        time.sleep(0.3)
-
-
-def converse(chat: Chat, *messages: str) -> str:
-    replies = ""
-    for message in messages:
-        replies = texts(chat.say(message))
-    return replies
 
 
 def test_user_name_is_emailed_never_shown(stack: Stack, chat: Chat) -> None:

@@ -1,0 +1,293 @@
+"""The request form: collects the facts a ticket (or a lookup) needs, reads them back, acts.
+
+One form serves every kind in knowledge/tickets.yml. Its only Rasa slot is `request_answer`;
+the facts gathered so far live in `request_facts` and the kind in `request_kind`. Each turn
+`validate_request_form` checks the answer to the first missing field; when none is missing,
+the answer is the reply to the read-back ("yes", "change the e-mail", "cancel").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.replies import send_answer
+from bot.business_hours import HELP_DESK
+from bot.knowledge import Answer, KnowledgeBase, load_knowledge
+from bot.outbox import utc_now
+from bot.request_fields import FieldProblem, check_answer, clean
+from bot.request_kinds import RequestField, RequestKind, load_request_kinds
+from bot.services import conversation_key, directory_admins, ticket_service
+from bot.tickets import CREATED, FOUND, RATE_LIMITED, TicketRequest, labelled_facts, shown
+from bot.transcript import masked_transcript
+from bot.understanding import understand
+
+FORM = "request_form"
+REQUEST_SLOTS = (
+    "request_kind", "request_facts", "request_answer", "request_stage", "offered_request",
+)
+CONFIRMED = "confirmed"
+CHOOSING_FIELD = "choosing_field"  # request_stage after "change something"
+FIELD_ENTITY = "ticket_field"
+DISTRICT_ENTITY = "district"
+_REFERENCE = re.compile(r"\bHD[-\s]?\d{4}[-\s]?\d{1,9}\b", re.IGNORECASE)
+_CHANGE_WORDS = re.compile(r"\b(change|wrong|fix|correct|edit|mistake|typo)\b", re.IGNORECASE)
+STATUS_WORDS = {
+    "open": "open: waiting for the help desk",
+    "in_progress": "in progress: someone at the help desk is working on it",
+    "waiting_on_user": "waiting for your reply: check your e-mail",
+    "resolved": "resolved",
+}
+
+
+def start_request(kind_id: str, message: dict[str, Any]) -> list[EventType]:
+    """The events that open the request form for `kind_id`, with a ticket reference the message
+    already gave filled in."""
+    facts: dict[str, str] = {}
+    found = _REFERENCE.search(message.get("text") or "")
+    if kind_id == "ticket_status" and found:
+        reference = load_request_kinds()[kind_id].field("reference")
+        with contextlib.suppress(FieldProblem):  # a malformed one is asked for by the form
+            facts["reference"] = check_answer(reference, found.group(0))
+    return [
+        SlotSet("request_kind", kind_id),
+        SlotSet("request_facts", facts),
+        SlotSet("request_answer", None),
+        SlotSet("request_stage", None),
+        SlotSet("offered_request", None),
+        FollowupAction(FORM),
+    ]
+
+
+def _kind(tracker: Tracker) -> RequestKind:
+    return load_request_kinds()[tracker.get_slot("request_kind")]
+
+
+def _facts(tracker: Tracker) -> dict[str, str]:
+    return dict(tracker.get_slot("request_facts") or {})
+
+
+def _entity(tracker: Tracker, name: str) -> str | None:
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == name and entity.get("value"):
+            return str(entity["value"])
+    return None
+
+
+def read_back(kind: RequestKind, facts: dict[str, str]) -> str:
+    lines = [f"- {label}: {shown(value)}" for label, value in labelled_facts(kind.id, facts)]
+    return "Here is what I'll send to the help desk:\n" + "\n".join(lines)
+
+
+def _inform_payload(entity: str, value: str) -> str:
+    return "/inform" + json.dumps({entity: value})
+
+
+class ActionAskRequestAnswer(Action):
+    """Asks for the next missing fact, or reads them all back and asks to confirm."""
+
+    def name(self) -> str:
+        return "action_ask_request_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        kind, facts = _kind(tracker), _facts(tracker)
+        field = kind.next_missing(facts)
+        if field is not None:
+            buttons = (
+                [{"title": "I don't know", "payload": "I don't know"}] if field.optional else []
+            )
+            dispatcher.utter_message(text=field.prompt, buttons=buttons)
+            return []
+        if tracker.get_slot("request_stage") == CHOOSING_FIELD:
+            dispatcher.utter_message(
+                text="Which detail should I change?",
+                buttons=[
+                    {"title": field.label, "payload": _inform_payload(FIELD_ENTITY, field.name)}
+                    for field in kind.fields
+                ],
+            )
+            return []
+        dispatcher.utter_message(
+            text=read_back(kind, facts) + "\n\nShall I send it?",
+            buttons=[
+                {"title": "Yes, send it", "payload": "/affirm"},
+                {"title": "Change something", "payload": "/deny"},
+                {"title": "Cancel", "payload": "/stop"},
+            ],
+        )
+        return []
+
+
+class ValidateRequestForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_request_form"
+
+    async def validate_request_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:  # the form opening: nothing typed yet
+            return {"request_answer": None}
+        kind, facts = _kind(tracker), _facts(tracker)
+        field = kind.next_missing(facts)
+        if field is None:
+            return self._confirmation(dispatcher, tracker, kind, facts)
+        text = str(value)
+        district = _entity(tracker, DISTRICT_ENTITY)
+        if field.type == "district" and text.startswith("/") and district:
+            text = district  # a suggestion button
+        try:
+            facts[field.name] = check_answer(field, text)
+        except FieldProblem as problem:
+            if not self._answered_question(dispatcher, tracker, field):
+                buttons = [
+                    {"title": name, "payload": _inform_payload(DISTRICT_ENTITY, name)}
+                    for name in problem.suggestions
+                ]
+                dispatcher.utter_message(text=problem.reply, buttons=buttons)
+            return {"request_answer": None}
+        done = kind.next_missing(facts) is None and not kind.confirm
+        return {"request_facts": facts, "request_answer": CONFIRMED if done else None}
+
+    @staticmethod
+    def _answered_question(
+        dispatcher: CollectingDispatcher, tracker: Tracker, field: RequestField
+    ) -> bool:
+        """A question typed instead of an answer gets its answer (free-text fields excepted)."""
+        if field.type == "text":
+            return False
+        kb = load_knowledge()
+        understood = understand(tracker.latest_message, kb)
+        if understood.kind != "faq":
+            return False
+        answer = kb.resolve(understood.answer_id, tracker.get_slot("system"))
+        if not isinstance(answer, Answer):
+            return False
+        send_answer(dispatcher, answer)
+        return True
+
+    def _confirmation(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, kind: RequestKind,
+        facts: dict[str, str],
+    ) -> dict[str, Any]:
+        """The reply to the read-back: yes sends, a field name re-asks it, anything else helps."""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = clean(tracker.latest_message.get("text") or "")
+        choosing = tracker.get_slot("request_stage") == CHOOSING_FIELD
+        wants_change = intent == "deny" or bool(_CHANGE_WORDS.search(text))
+        if intent == "affirm" and not wants_change:
+            return {"request_answer": CONFIRMED, "request_stage": None}
+        chosen = _entity(tracker, FIELD_ENTITY)
+        if chosen is None and (choosing or wants_change):
+            chosen = _field_named(kind, text)
+        if chosen in facts:
+            facts.pop(chosen)
+            dispatcher.utter_message(text=f"OK, let's fix the {kind.field(chosen).label.lower()}.")
+            return {"request_facts": facts, "request_answer": None, "request_stage": None}
+        if wants_change and not choosing:
+            return {"request_answer": None, "request_stage": CHOOSING_FIELD}
+        dispatcher.utter_message(
+            text="Please choose the detail to change, or say \"yes\" to send it as it is."
+            if choosing else
+            'Please say "yes" to send it, tell me which detail to change, or say "cancel".'
+        )
+        return {"request_answer": None}
+
+
+_NOT_DISTINCTIVE = frozenset("the of to as it or and now what they were contact".split())
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower().replace("e-mail", "email"))) - _NOT_DISTINCTIVE
+
+
+def _field_named(kind: RequestKind, text: str) -> str | None:
+    """The one field a correction in words names ("the e-mail is wrong", "change the new
+    school"): the label sharing most words with the text, if no other label shares as many."""
+    said = _words(text)
+    scores = sorted(
+        ((len(_words(field.label) & said), field.name) for field in kind.fields), reverse=True
+    )
+    best_score, best = scores[0]
+    if best_score == 0 or (len(scores) > 1 and scores[1][0] == best_score):
+        return None
+    return best
+
+
+class ActionCompleteRequest(Action):
+    """Acts on a completed request: files the ticket, or looks up a status or an administrator."""
+
+    def name(self) -> str:
+        return "action_complete_request"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        kb = load_knowledge()
+        kind, facts = _kind(tracker), _facts(tracker)
+        conversation = conversation_key(tracker.sender_id)
+        if kind.id == "ticket_status":
+            reply = await asyncio.to_thread(_status_reply, kb, conversation, facts)
+        elif kind.id == "find_directory_admin":
+            reply = await asyncio.to_thread(directory_admin_reply, kb, facts["district"])
+        else:
+            request = TicketRequest(
+                kind=kind.id,
+                system=tracker.get_slot("system"),
+                contact_email=facts["contact_email"],
+                facts=facts,
+                transcript=masked_transcript(tracker.events),
+            )
+            submission = await asyncio.to_thread(ticket_service().submit, conversation, request)
+            reply = _ticket_reply(kb, kind, request, submission.outcome, submission.reference)
+        dispatcher.utter_message(text=reply)
+        return [SlotSet(slot, None) for slot in REQUEST_SLOTS]
+
+
+def _ticket_reply(
+    kb: KnowledgeBase, kind: RequestKind, request: TicketRequest, outcome: str,
+    reference: str | None,
+) -> str:
+    if outcome == RATE_LIMITED:
+        return kb.reply("rate_limited")
+    template = kb.reply("ticket_created" if outcome == CREATED else "ticket_added")
+    parts = [template.format(reference=reference, email=request.contact_email)]
+    after = kb.replies.get("ticket_after", {}).get(kind.id)
+    if after:
+        parts.append(kb.render(after))
+    parts.append(HELP_DESK.expectation_text(utc_now()))
+    return " ".join(parts)
+
+
+def _status_reply(kb: KnowledgeBase, conversation: str, facts: dict[str, str]) -> str:
+    result = ticket_service().status(conversation, facts["reference"], facts["contact_email"])
+    if result.outcome == RATE_LIMITED:
+        return kb.reply("rate_limited")
+    if result.outcome != FOUND:
+        return kb.reply("ticket_not_found")
+    return kb.reply("ticket_status").format(
+        reference=result.reference, title=result.title,
+        status=STATUS_WORDS.get(result.status, result.status),
+        updated=f"{result.updated_at:%B %-d, %Y}",
+    )
+
+
+def directory_admin_reply(kb: KnowledgeBase, district: str) -> str:
+    admins = directory_admins(district)
+    if not admins:
+        return kb.reply("directory_admin_unknown").format(district=district)
+    people = "; ".join(
+        f"{admin.first_name} {admin.last_name}, {admin.email}"
+        + (f", {admin.phone}" if admin.phone else "")
+        for admin in admins
+    )
+    return kb.reply("directory_admin_found").format(district=district, people=people)

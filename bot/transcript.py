@@ -1,0 +1,151 @@
+"""Masked conversation transcripts for tickets: what the help desk may read of a chat.
+
+`masked_transcript` turns Rasa tracker events into `[{"from", "text", "at"}]`, keeping only
+what was said. Before anything is stored, personal data is masked: the answer to a sensitive
+question (the date of birth) entirely, and anywhere else e-mail addresses, dates, telephone
+numbers and long digit runs (SSN-like numbers). Button payloads show their intent name only.
+Ticket references (HD-2026-000123) are kept: they are what the help desk looks up.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timezone
+from typing import Any
+
+# Slots whose answers are replaced entirely, whatever was typed.
+SENSITIVE_SLOTS = frozenset({"birth_date"})
+SENSITIVE_PLACEHOLDER = "[date of birth]"
+ELLIPSIS = "…"
+# A message cut before masking keeps this much beyond the limit, so that an address or a number
+# straddling the cut is still masked whole (an e-mail address is at most 254 characters).
+_MASK_MARGIN = 256
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_YEAR = r"(?:\d{4}|'\d{2})"
+# Named groups in priority order; at each position the first alternative that matches wins.
+_PATTERNS = {
+    # Kept as is: a ticket reference, so that its digits are not taken for a long number.
+    "reference": r"\bHD[\s-]?20\d{2}[\s-]?\d{1,9}(?!\d)",
+    "email": r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+",
+    # numeric, not inside a longer dotted or dashed number (a version, an address)
+    "numeric_date": (
+        r"(?<!\d)(?<!\d[/.-])"
+        r"(?:\d{4}[/.-]\d{1,2}[/.-]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2}))"
+        r"(?![\d/]|[.-]\d)"
+    ),
+    "date": (
+        rf"\b{_MONTH}\s*{_DAY},?\s*{_YEAR}(?!\d)"
+        rf"|\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s*{_YEAR}(?!\d)"
+    ),
+    "phone": r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-]?)\d{3}[\s.-]?\d{4}(?!\d)",
+    "number": r"(?<!\d)\d(?:[ -]?\d){8,}(?!\d)",
+}
+_MASKS = {
+    "reference": None,
+    "email": "[e-mail]",
+    "numeric_date": "[date]",
+    "date": "[date]",
+    "phone": "[phone]",
+    "number": "[number]",
+}
+_PERSONAL = re.compile(
+    "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS.items()), re.IGNORECASE
+)
+# A Rasa button payload: "/intent", "/intent{...json...}" or "/intent@0.9".
+_PAYLOAD = re.compile(r"/([A-Za-z_][\w-]*)(?:\{.*\}|@[\d.]+)?\s*", re.DOTALL)
+# Formatting characters that reorder or hide text on a terminal or a page.
+_INVISIBLE = frozenset("\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def strip_controls(text: str) -> str:
+    """`text` without control characters: line breaks and tabs become spaces, others go."""
+    kept = []
+    for char in text:
+        if char in "\t\n\r\v\f":
+            kept.append(" ")
+        elif unicodedata.category(char) != "Cc" and char not in _INVISIBLE:
+            kept.append(char)
+    return "".join(kept).strip()
+
+
+def _button(text: str) -> str | None:
+    """"[button: intent]" when `text` is a button payload, else None."""
+    payload = _PAYLOAD.fullmatch(text)
+    return f"[button: {payload.group(1)}]" if payload else None
+
+
+def _plausible_date(text: str) -> bool:
+    """Whether "1984-03-14", "03/14/84" or "14.03.84" can be a calendar date (M/D or D/M)."""
+    parts = re.split(r"[/.-]", text)
+    month_day = parts[1:] if len(parts[0]) == 4 else parts[:2]
+    first, second = int(month_day[0]), int(month_day[1])
+    return (1 <= first <= 12 and 1 <= second <= 31) or (1 <= second <= 12 and 1 <= first <= 31)
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    name, text = match.lastgroup or "", match.group(0)
+    if name == "numeric_date" and not _plausible_date(text):
+        return text  # "10.0.22" is a version, not a date
+    mask = _MASKS[name]
+    return text if mask is None else mask
+
+
+def mask_text(text: str) -> str:
+    """`text` with control characters removed and personal data masked.
+
+    A button payload ("/choose_system{...}") becomes "[button: choose_system]"; elsewhere
+    e-mail addresses, dates, telephone numbers and runs of 9 or more digits are replaced by
+    "[e-mail]", "[date]", "[phone]" and "[number]".
+    """
+    text = strip_controls(text)
+    return _button(text) or _PERSONAL.sub(_mask_match, text)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + ELLIPSIS
+
+
+def _at(event: dict[str, Any]) -> str:
+    """The event's time as ISO-8601 UTC (seconds), or "" when it has none."""
+    timestamp = event.get("timestamp")
+    if not isinstance(timestamp, (int, float)):
+        return ""
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+def masked_transcript(
+    events: list[dict[str, Any]], max_message_chars: int = 1000, max_entries: int = 200
+) -> list[dict[str, str]]:
+    """What the user and the bot said, in order, masked: `[{"from", "text", "at"}]`.
+
+    A user message typed while a sensitive slot was requested is replaced entirely. Other
+    events (slots, actions, forms) are not shown; bot messages without text are skipped. Each
+    message is cut to `max_message_chars` (plus "…"); only the last `max_entries` are kept.
+    """
+    entries: list[dict[str, str]] = []
+    requested: Any = None
+    for event in events:
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value")
+        elif kind in ("restart", "reset_slots"):
+            requested = None
+        elif kind in ("user", "bot"):
+            raw = event.get("text")
+            if not isinstance(raw, str) or not raw.strip():
+                continue
+            raw = raw[: max_message_chars + _MASK_MARGIN]  # masking time stays bounded
+            if kind == "user" and requested in SENSITIVE_SLOTS:
+                text = _button(strip_controls(raw)) or SENSITIVE_PLACEHOLDER
+            else:
+                text = mask_text(raw)
+            if text:
+                entries.append({"from": kind, "text": _cut(text, max_message_chars),
+                                "at": _at(event)})
+    return entries[-max_entries:] if max_entries > 0 else []

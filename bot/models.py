@@ -150,6 +150,7 @@ class Ticket(Base):
     created_at = Column(DateTime(timezone=True), nullable=False)
     updated_at = Column(DateTime(timezone=True), nullable=False)
     resolved_at = Column(DateTime(timezone=True), nullable=True)
+    assignee_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
 
     def __repr__(self) -> str:
         return f"<Ticket {self.id} {self.kind} {self.status}>"
@@ -205,3 +206,100 @@ class DirectoryAdmin(Base):
     updated_at = Column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
     )
+
+
+AGENT_ROLES = ("agent", "admin")
+
+
+class Agent(Base):
+    """A help-desk agent who signs in to the console (`helpdesk agents create`)."""
+
+    __tablename__ = "agents"
+    __table_args__ = (CheckConstraint("role IN ('agent', 'admin')", name="ck_agents_role"),)
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    display_name = Column(String(120), nullable=False)
+    role = Column(String(10), nullable=False, default="agent")
+    password_hash = Column(String(255), nullable=False)  # argon2id
+    active = Column(Integer, nullable=False, default=1)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    last_sign_in_at = Column(DateTime(timezone=True), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<Agent {self.id} {self.role}>"
+
+
+class AgentSession(Base):
+    """A signed-in console session: the cookie holds a random token, stored here as SHA-256."""
+
+    __tablename__ = "agent_sessions"
+
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False)
+    csrf_token = Column(String(64), nullable=False)  # sent back with every form
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    last_seen_at = Column(DateTime(timezone=True), nullable=False)
+    expires_at = Column(DateTime(timezone=True), nullable=False)  # absolute limit
+    revoked_at = Column(DateTime(timezone=True), nullable=True)  # signed out
+
+
+class AuditEntry(Base):
+    """Who did what in the console outside a ticket's own history (sign-ins, FAQ additions)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_time", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    action = Column(String(40), nullable=False)
+    target = Column(String(120), nullable=False, default="")
+    detail = Column(Text, nullable=False, default="{}")  # JSON, no secrets
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class Conversation(Base):
+    """One chat conversation, counted for the dashboard (keyed by a hash of the sender id)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_started", "started_at"),)
+
+    conversation_id = Column(String(64), primary_key=True)
+    started_at = Column(DateTime(timezone=True), nullable=False)
+    last_seen_at = Column(DateTime(timezone=True), nullable=False)
+    answers = Column(Integer, nullable=False, default=0)  # answers from the documents
+    fallbacks = Column(Integer, nullable=False, default=0)  # "not something I can help with"
+    tickets = Column(Integer, nullable=False, default=0)  # tickets filed
+
+
+class Rating(Base):
+    """A user's verdict on a conversation: helpful or not (the last one given counts)."""
+
+    __tablename__ = "ratings"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(64), nullable=False, unique=True)
+    helpful = Column(Integer, nullable=False)  # 1 or 0
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    updated_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class UnansweredMessage(Base):
+    """A message the bot could not answer (masked), for agents to see what the knowledge lacks.
+
+    `normalised` groups the same question typed differently; an admin can attach it to an FAQ,
+    which adds it to the NLU data for the next training.
+    """
+
+    __tablename__ = "unanswered_messages"
+    __table_args__ = (Index("ix_unanswered_normalised", "normalised"),)
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(64), nullable=False)
+    text = Column(String(500), nullable=False)
+    normalised = Column(String(200), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    attached_faq_id = Column(String(80), nullable=True)
+    attached_by = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    attached_at = Column(DateTime(timezone=True), nullable=True)

@@ -156,6 +156,11 @@ class RecoveryService:
         self.limits = limits
         self._clock = clock
 
+    @property
+    def sessions(self) -> sessionmaker:
+        """The database sessions this service uses (the web app shares them)."""
+        return self._sessions
+
     # ----------------------------------------------------------------- public API
     def retrieve_user_name(self, conversation_id: str, identity: Identity) -> str:
         """E-mail the ESE Security Portal user name to the address on file, if all matches.

@@ -1,54 +1,31 @@
-"""The password-reset web page: the link from the reset e-mail opens a form for a new password.
+"""The password-reset page: the link from the reset e-mail opens a form for a new password.
 
 `GET /reset/{token}` shows the form while the link is usable, `POST /reset/{token}` sets the
-password through `RecoveryService.reset_password`. Every response carries strict security
-headers (no referrer, no caching, no framing, a tight Content-Security-Policy); anything
-dynamic in a page goes through `html.escape`; the password is never put back into a page; the
-token never reaches a log (the access log names the route, not the path).
-
-Run with `python -m bot.web [--port 8000]`; it listens on 127.0.0.1 only (put a TLS-terminating
-proxy in front of it, reachable at PUBLIC_BASE_URL).
+password through `RecoveryService.reset_password`. Anything dynamic in a page goes through
+`html.escape`; the password is never put back into a page; the token never reaches a log (the
+access log names the route, not the path).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import html
 import logging
 import re
-import signal
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 
-from bot.db import make_engine, session_factory, upgrade
 from bot.passwords import MIN_LENGTH
 from bot.recovery import INVALID_TOKEN, MAX_TOKEN_LENGTH, RecoveryService
-from bot.settings import Settings
+from bot.web.common import MAX_BODY_BYTES, SERVICE_KEY, SITE_NAME
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 16 * 1024
-HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-SITE_NAME = "ESE Security Portal and MassONE help desk"
 MISMATCH = "The two passwords are not the same."
 CHANGED = "Your password was changed. A confirmation e-mail is on its way."
 _TOKEN = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TOKEN_LENGTH}}}")
-SERVICE_KEY = web.AppKey("service", RecoveryService)
 
-SECURITY_HEADERS = {
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    ),
-}
 
 STYLE = """
 body { margin: 0; padding: 1rem; background: #fff; color: #1b1b1b;
@@ -201,11 +178,11 @@ async def submit_form(request: web.Request) -> web.Response:
     service = _service(request)
     token = _token(request)
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return _too_large()
+        return too_large_page()
     try:
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:
-        return _too_large()
+        return too_large_page()
     password, confirm = form.get("password"), form.get("confirm")
     if not isinstance(password, str) or not isinstance(confirm, str):
         log.info("reset form: fields missing")
@@ -234,7 +211,7 @@ async def submit_form(request: web.Request) -> web.Response:
     return form_page(problems, status=400)
 
 
-def _too_large() -> web.Response:
+def too_large_page() -> web.Response:
     log.info("reset form: body too large")
     return message_page(
         413, "Too much data",
@@ -244,104 +221,6 @@ def _too_large() -> web.Response:
     )
 
 
-# ----------------------------------------------------------------- application
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn aiohttp's bare error responses (404, 405, ...) and crashes into plain pages."""
-    try:
-        return await handler(request)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        if error.status == 404:
-            return not_found_page()
-        if error.status == 413:
-            return _too_large()
-        page = message_page(error.status, error.reason, "This request cannot be handled here.")
-        if "Allow" in error.headers:
-            page.headers["Allow"] = error.headers["Allow"]
-        return page
-    except Exception as error:  # a plain page, not a traceback that may hold secrets
-        # Only the class name: SQL parameters or messages could carry hashes or other secrets.
-        log.error("reset page failed: %s", type(error).__name__)
-        return message_page(
-            500, "Something went wrong",
-            "Sorry, this page could not be handled. Please try again in a few minutes.",
-            "If it keeps happening, ask the help-desk assistant for a new password reset link.",
-        )
-
-
-async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
-    """Add the security headers to every response, whoever produced it."""
-    response.headers.update(SECURITY_HEADERS)
-
-
-class RouteAccessLogger(AbstractAccessLogger):
-    """Access log that names the route ("/reset/{token}"), never the path with the token."""
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        route = "(no route)"
-        match_info = getattr(request, "match_info", None)
-        resource = match_info.route.resource if match_info is not None else None
-        if resource is not None:
-            route = resource.canonical
-        self.logger.info("%s %s %s %.3fs", request.method, route, response.status, time)
-
-
-def create_app(service: RecoveryService) -> web.Application:
-    """The web application serving reset links for `service`."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_pages])
-    app[SERVICE_KEY] = service
+def add_routes(app: web.Application) -> None:
     app.router.add_get("/reset/{token}", show_form)
     app.router.add_post("/reset/{token}", submit_form)
-    app.on_response_prepare.append(_security_headers)
-    return app
-
-
-def make_runner(app: web.Application) -> web.AppRunner:
-    """An AppRunner whose access log keeps tokens out."""
-    return web.AppRunner(app, access_log_class=RouteAccessLogger)
-
-
-async def serve(app: web.Application, port: int, host: str = HOST) -> None:
-    """Serve `app` on host:port until SIGINT or SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    runner = make_runner(app)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        log.info("password-reset pages on http://%s:%d/reset/", host, port)
-        await stop.wait()
-        log.info("stopping")
-    finally:
-        await runner.cleanup()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m bot.web [--port N]`: migrate the database, then serve the reset pages."""
-    parser = argparse.ArgumentParser(prog="python -m bot.web", description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port on {HOST} (default {DEFAULT_PORT})")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    service = RecoveryService(session_factory(engine), settings.public_base_url,
-                              settings.secret_key)
-    try:
-        asyncio.run(serve(create_app(service), args.port))
-    finally:
-        engine.dispose()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install generate train run test lint eval clean lock
+.PHONY: help install generate train run test lint eval clean lock browser
 
 help:
 	@echo "make run    install, build the knowledge, train if needed, start the bot"
@@ -60,7 +60,25 @@ run: train
 	$(VENV)/bin/helpdesk demo load
 	$(PY) -m bot.serve
 
-test: train
+# Debian's Chromium, which the browser tests drive with Playwright (Playwright's own browser
+# download does not work here). Installed with apt-get where missing.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	@if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "error: the browser tests need Chromium. Install it, then run make again with" >&2; \
+	  echo "CHROMIUM=/path/to/chromium (Debian/Ubuntu: 'sudo apt install chromium')." >&2; \
+	  exit 1; \
+	fi
+	@echo "Installing Debian's chromium for the browser tests (apt-get)"
+	$(SUDO) apt-get install -y --no-install-recommends chromium || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+browser: $(CHROMIUM)
+
+test: train $(CHROMIUM)
 	$(RASA) data validate
 	$(PY) -m ruff check .
 	$(PY) -m pytest

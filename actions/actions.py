@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -10,8 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import CHOOSE_SYSTEM, send_answer, system_buttons
 from actions.requests import directory_admin_reply, start_request
+from bot.conversation_stats import ANSWERED, FALLBACK
 from bot.knowledge import SYSTEMS, Answer, KnowledgeBase, load_knowledge
 from bot.request_kinds import load_request_kinds
+from bot.services import record_turn
 from bot.understanding import mentioned_system, understand
 
 DISTRICT_ENTITY = "district"
@@ -48,6 +51,7 @@ class ActionAnswer(Action):
             understood = understand(message, kb)
             if understood.answer_id is None:
                 dispatcher.utter_message(text=kb.reply("out_of_scope"))
+                await _count(tracker, FALLBACK, unanswered=message.get("text"))
                 return [SlotSet("pending_question", None)]
             answer_id = understood.answer_id
 
@@ -56,6 +60,7 @@ class ActionAnswer(Action):
             dispatcher.utter_message(text=kb.reply("ask_system"), buttons=system_buttons(kb))
             return [*remember, SlotSet("pending_question", answer_id)]
         events = [*remember, SlotSet("pending_question", None)]
+        await _count(tracker, ANSWERED)
         if tracker.active_loop:
             send_answer(dispatcher, result)
             return events
@@ -92,6 +97,10 @@ class ActionAnswer(Action):
         if answer.starts:
             return [FollowupAction(answer.starts)]
         return []
+
+
+async def _count(tracker: Tracker, what: str, unanswered: str | None = None) -> None:
+    await asyncio.to_thread(record_turn, tracker.sender_id, what, unanswered)
 
 
 def _district_mentioned(tracker: Tracker) -> str | None:
@@ -138,4 +147,5 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         dispatcher.utter_message(text=load_knowledge().reply("out_of_scope"))
+        await _count(tracker, FALLBACK, unanswered=tracker.latest_message.get("text"))
         return [SlotSet("pending_question", None)]

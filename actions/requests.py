@@ -21,11 +21,12 @@ from rasa_sdk.types import DomainDict
 
 from actions.replies import send_answer
 from bot.business_hours import HELP_DESK
+from bot.conversation_stats import TICKET
 from bot.knowledge import Answer, KnowledgeBase, load_knowledge
 from bot.outbox import utc_now
 from bot.request_fields import FieldProblem, check_answer, clean
 from bot.request_kinds import RequestField, RequestKind, load_request_kinds
-from bot.services import conversation_key, directory_admins, ticket_service
+from bot.services import conversation_key, directory_admins, record_turn, ticket_service
 from bot.tickets import CREATED, FOUND, RATE_LIMITED, TicketRequest, labelled_facts, shown
 from bot.transcript import masked_transcript
 from bot.understanding import understand
@@ -248,6 +249,8 @@ class ActionCompleteRequest(Action):
                 transcript=masked_transcript(tracker.events),
             )
             submission = await asyncio.to_thread(ticket_service().submit, conversation, request)
+            if submission.outcome != RATE_LIMITED:
+                await asyncio.to_thread(record_turn, tracker.sender_id, TICKET)
             reply = _ticket_reply(kb, kind, request, submission.outcome, submission.reference)
         dispatcher.utter_message(text=reply)
         return [SlotSet(slot, None) for slot in REQUEST_SLOTS]

@@ -17,13 +17,15 @@ from sqlalchemy import func, select
 from bot.accounts_import import import_accounts, read_accounts, read_file
 from bot.admins_cli import DEMO_ADMINS
 from bot.admins_import import import_admins, read_admins
+from bot.agents_cli import ensure_demo_agent
 from bot.csv_import import import_file
 from bot.db import make_engine, session_factory, upgrade
 from bot.models import Account, DirectoryAdmin
-from bot.settings import Settings
+from bot.settings import VAR, Settings
 
 # Modules adding a topic of their own through `add_commands(topics)`.
-COMMAND_MODULES = ("bot.admins_cli", "bot.tickets_cli")
+COMMAND_MODULES = ("bot.admins_cli", "bot.tickets_cli", "bot.agents_cli")
+DEMO_AGENT_FILE = VAR / "demo_agent.txt"
 DEMO_ACCOUNTS = Path(__file__).resolve().parent / "demo" / "accounts.csv"
 
 
@@ -49,6 +51,14 @@ def demo_load(url: str) -> int:
               f"{row['birth_date']:%m/%d/%Y}, {row['email']}, user name {row['user_name']}")
     districts = sorted({row["district"] for row in read_admins(read_file(DEMO_ADMINS))})
     print(f"Districts with a demo Directory Administrator: {', '.join(districts)}")
+    created = ensure_demo_agent(url)
+    if created is not None:  # the demo login is kept for the next `make run` (local demo only)
+        DEMO_AGENT_FILE.parent.mkdir(parents=True, exist_ok=True)
+        DEMO_AGENT_FILE.write_text(" ".join(created) + "\n")
+        DEMO_AGENT_FILE.chmod(0o600)
+    if DEMO_AGENT_FILE.exists():
+        user, password = DEMO_AGENT_FILE.read_text().split()
+        print(f"Demo agent for the console (admin): user name {user}, password {password}")
     return 0
 
 

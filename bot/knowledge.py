@@ -45,6 +45,11 @@ class Answer:
     def source_label(self) -> str:
         return f"{self.document_title} - {self.section_title}"
 
+    @property
+    def source_url(self) -> str:
+        """Where the help pages show the section (a path on the web app)."""
+        return f"/help/{self.document_id}#{self.section_id}"
+
     def payload(self) -> dict[str, Any]:
         """The `custom` payload a page shows as "Source: MassONE FAQ - Accounts"."""
         return {
@@ -56,6 +61,7 @@ class Answer:
             "section_id": self.section_id,
             "section": self.section_title,
             "source": self.source_label,
+            "source_url": self.source_url,
             "links": list(self.links),
         }
 
@@ -169,6 +175,23 @@ class KnowledgeBase:
             return self.resolve(entry.counterpart, system)
         text = entry.generic or next(iter(entry.variants.values()))
         return self._answer(entry, text)
+
+    def document_answers(self, document_id: str) -> list[Answer]:
+        """Every entry that cites `document_id`, once, in file order (for the help pages).
+
+        An entry citing the document more than once shows the answer for the document's own
+        system, else its generic answer, else the first variant that cites it.
+        """
+        own = self.documents[document_id]["system"]
+        answers = []
+        for entry in self.entries.values():
+            candidates = [(own, entry.variants.get(own)), (None, entry.generic),
+                          *entry.variants.items()]
+            for system, text in candidates:
+                if text is not None and text.document == document_id:
+                    answers.append(self._answer(entry, text, system))
+                    break
+        return answers
 
     # ----------------------------------------------------------------- internals
     def _answer(self, entry: Entry, text: _Text, system: str | None = None) -> Answer:

@@ -88,7 +88,11 @@ class Stack:
         self.model = model
         self.log_dir = log_dir
         self.mail_dir = mail_dir
-        self.env = {"PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}", **(env or {})}
+        self.env = {
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
+            "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
+            **(env or {}),
+        }
         if mail_dir is not None:
             self.env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port))
         self.processes: list[subprocess.Popen] = []
@@ -165,6 +169,8 @@ class Stack:
 
 HOW_TO_CHAT = """
 The help-desk bot is running (Ctrl-C stops it).
+  Help pages with the chat: http://127.0.0.1:{web_port}/
+  Agents' console: http://127.0.0.1:{web_port}/console (demo agent: see above)
   Rasa server (REST + socketio, HTTP API on loopback): http://127.0.0.1:{rasa_port}
   Action server: http://127.0.0.1:{action_port}
   Password-reset page: http://127.0.0.1:{web_port}/reset/<token from the e-mail>

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from functools import lru_cache
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import conversation_stats
 from bot.db import make_engine, session_factory
 from bot.directory import lookup_admins
 from bot.models import DirectoryAdmin
 from bot.recovery import RecoveryService
 from bot.settings import Settings
 from bot.tickets import TicketService
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -40,6 +44,14 @@ def directory_admins(district: str) -> list[DirectoryAdmin]:
     """The Directory Administrators on file for a district (its name from the district list)."""
     with sessions()() as session:
         return lookup_admins(session, district)
+
+
+def record_turn(sender_id: str, what: str, unanswered: str | None = None) -> None:
+    """Count a turn for the dashboard; a failure is logged (by class) and never breaks a chat."""
+    try:
+        conversation_stats.record(sessions(), conversation_key(sender_id), what, unanswered)
+    except Exception as error:  # the statistics must not cost the user an answer
+        log.warning("conversation statistics not recorded: %s", type(error).__name__)
 
 
 def conversation_key(sender_id: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR / 'helpdesk.sqlite3'}"
+DEFAULT_CHAT_URL = "http://127.0.0.1:5005"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Settings:
     public_base_url: str
     secret_key: bytes
     smtp: SmtpSettings
+    chat_url: str = DEFAULT_CHAT_URL  # the Rasa server as browsers reach it (the chat widget)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -47,6 +49,7 @@ class Settings:
                 password=env.get("SMTP_PASSWORD", ""),
                 sender=env.get("MAIL_FROM") or SmtpSettings.sender,
             ),
+            chat_url=(env.get("RASA_PUBLIC_URL") or DEFAULT_CHAT_URL).rstrip("/"),
         )
 
 

@@ -111,6 +111,24 @@ def converse(chat: Chat, *messages: str) -> str:
     return replies
 
 
+@pytest.fixture
+def action_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Actions run in this process talk to a fresh, migrated SQLite database."""
+    from bot import services
+
+    url = f"sqlite:///{tmp_path / 'actions.sqlite3'}"
+    upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SECRET_KEY", "test-secret-key")
+    cached = (services.settings, services.sessions, services.recovery_service,
+              services.ticket_service)
+    for function in cached:
+        function.cache_clear()
+    yield url
+    for function in cached:
+        function.cache_clear()
+
+
 class Clock:
     """A settable clock for services that take one."""
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
 from actions.actions import ActionAnswer, ActionFallback
+from bot.db import make_engine, session_factory
+from bot.models import Conversation, UnansweredMessage
+
+
+@pytest.fixture(autouse=True)
+def _database(action_database: str) -> None:
+    """Actions record conversation statistics: in a database of the test's own."""
 
 
 def tracker(message: dict[str, Any], **slots: Any) -> Tracker:
@@ -104,3 +113,16 @@ def test_fallback_says_what_the_bot_can_do_and_who_to_call() -> None:
     text = messages[0]["text"]
     assert "not something I can help with" in text
     assert "massonehelp@doe.mass.edu" in text and "loginhelp@doe.mass.edu" in text
+
+
+def test_answers_and_fallbacks_are_counted_and_unanswered_kept(action_database: str) -> None:
+    run(ActionAnswer(), tracker(faq("massone_cost")))
+    unknown = {"text": "can you renew my car registration? mail me at a@example.org",
+               "intent": {"name": "out_of_scope", "confidence": 0.9}}
+    run(ActionFallback(), tracker(unknown))
+    with session_factory(make_engine(action_database))() as session:
+        [conversation] = session.execute(select(Conversation)).scalars()
+        [message] = session.execute(select(UnansweredMessage)).scalars()
+    assert (conversation.answers, conversation.fallbacks, conversation.tickets) == (1, 1, 0)
+    assert message.text == "can you renew my car registration? mail me at [e-mail]"
+    assert message.normalised == "can you renew my car registration mail me at e mail"

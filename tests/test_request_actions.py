@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -23,6 +24,11 @@ MERGE_FACTS = {
     "first_account": "jsmith", "second_account": "jsmith2", "keep_account": "jsmith",
     "contact_email": "jon@example.org",
 }
+
+
+@pytest.fixture(autouse=True)
+def _database(action_database: str) -> None:
+    """Actions record conversation statistics: in a database of the test's own."""
 
 
 def tracker(text: str | None, intent: str = "inform", entities: list | None = None,

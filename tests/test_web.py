@@ -40,7 +40,7 @@ JANE = Identity("Jane", "Doe", dt.date(1985, 3, 14), email="jane.doe@example.org
                 user_name="JDoe42")
 LINK = re.compile(re.escape(BASE_URL) + r"/reset/([A-Za-z0-9_-]+)")
 CSP = (
-    "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
 
@@ -208,8 +208,14 @@ def test_the_link_shows_an_accessible_form_with_security_headers(site: Site) -> 
     assert "passphrases are welcome" in page
     assert "do not need symbols" in page
     assert "Common passwords" in page and "refused" in page
-    assert "max-width: 36rem" in page and ":focus-visible" in page
+    # the site's look comes from its stylesheet: no inline style, no script, no chat
+    assert '<link rel="stylesheet" href="/static/site.css">' in page
+    assert "<style" not in page and "style=" not in page
+    assert "<script" not in page and "chat" not in page.lower()
     assert token not in page
+    style = site.get("/static/site.css")
+    assert style.status == 200 and style.headers["Content-Type"].startswith("text/css")
+    assert "max-width: 36rem" in style.text and ":focus-visible" in style.text
 
 
 def test_mismatched_confirmation_is_refused_with_the_form_again(site: Site) -> None:
@@ -277,7 +283,7 @@ def test_an_expired_link_gets_the_410_page(site: Site) -> None:
 
 
 def test_unknown_paths_get_a_plain_404_page(site: Site) -> None:
-    for path in ("/", "/reset/", "/reset/a/b", "/admin"):
+    for path in ("/reset/", "/reset/a/b", "/admin", "/help/no_such_document"):
         reply = site.get(path)
         assert reply.status == 404
         assert "Page not found" in reply.text and '<html lang="en">' in reply.text

@@ -1,24 +1,25 @@
 """The password-reset page: the link from the reset e-mail opens a form for a new password.
 
 `GET /reset/{token}` shows the form while the link is usable, `POST /reset/{token}` sets the
-password through `RecoveryService.reset_password`. Anything dynamic in a page goes through
-`html.escape`; the password is never put back into a page; the token never reaches a log (the
-access log names the route, not the path).
+password through `RecoveryService.reset_password`. Pages are the autoescaped templates in
+templates/reset/ (the site's look, no chat, no inline style); the password is never put back
+into a page; the token never reaches a log (the access log names the route, not the path).
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from aiohttp import web
 
 from bot.passwords import MIN_LENGTH
 from bot.recovery import INVALID_TOKEN, MAX_TOKEN_LENGTH, RecoveryService
 from bot.web.common import MAX_BODY_BYTES, SERVICE_KEY, SITE_NAME
+from bot.web.templating import render
 
 log = logging.getLogger(__name__)
 
@@ -27,116 +28,49 @@ CHANGED = "Your password was changed. A confirmation e-mail is on its way."
 _TOKEN = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TOKEN_LENGTH}}}")
 
 
-STYLE = """
-body { margin: 0; padding: 1rem; background: #fff; color: #1b1b1b;
-  font: 1.0625rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial,
-  sans-serif; }
-main { max-width: 36rem; margin: 0 auto; }
-h1 { font-size: 1.5rem; line-height: 1.25; margin: 1rem 0; }
-h2 { font-size: 1.125rem; margin: 0 0 .5rem; }
-ul { padding-left: 1.25rem; }
-a { color: #0b4f8a; }
-label { display: block; font-weight: 600; margin-top: 1.25rem; }
-input { box-sizing: border-box; width: 100%; margin-top: .25rem; padding: .6rem;
-  font: inherit; color: inherit; background: #fff; border: 2px solid #4a4a4a;
-  border-radius: 4px; }
-input[aria-invalid="true"] { border-color: #a3001b; }
-button { margin-top: 1.5rem; padding: .7rem 1.4rem; font: inherit; font-weight: 600;
-  color: #fff; background: #0b4f8a; border: 0; border-radius: 4px; cursor: pointer; }
-:focus-visible { outline: 3px solid #b34700; outline-offset: 2px; }
-.rules, .problems { padding: .75rem 1rem; border-left: 5px solid; border-radius: 2px; }
-.rules { background: #f0f4f8; border-color: #0b4f8a; }
-.problems { background: #fdecee; border-color: #a3001b; }
-"""
-
-
 # ----------------------------------------------------------------- pages
-def _page(title: str, body: str, *, status: int = 200) -> web.Response:
-    """A complete HTML page; `title` is escaped here, `body` must already be safe HTML."""
-    document = (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="robots" content="noindex, nofollow">\n'
-        f"<title>{html.escape(title)} – {html.escape(SITE_NAME)}</title>\n"
-        f"<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )
-    return web.Response(text=document, status=status, content_type="text/html",
-                        charset="utf-8")
+def _page(template: str, title: str, *, status: int = 200, **context: Any) -> web.Response:
+    """A page from templates/reset/ (autoescaped: nothing in `context` is trusted as markup)."""
+    return render(template, status=status, title=title, site_name=SITE_NAME, **context)
 
 
-def _paragraphs(*sentences: str) -> str:
-    """Each sentence as an escaped <p>."""
-    return "\n".join(f"<p>{html.escape(sentence)}</p>" for sentence in sentences)
+def _message(status: int, title: str, heading: str, *sentences: str) -> web.Response:
+    return _page("reset/message.html", title, status=status, heading=heading,
+                 sentences=sentences)
 
 
 def form_page(problems: Iterable[str] = (), *, status: int = 200) -> web.Response:
     """The new-password form, with the problems of a refused attempt (never the password)."""
     problems = list(problems)
-    described = "rules"
-    invalid = ""
-    alert = ""
-    if problems:
-        items = "\n".join(f"<li>{html.escape(problem)}</li>" for problem in problems)
-        alert = (
-            '<div class="problems" id="problems" role="alert">\n'
-            "<h2>Your password was not changed</h2>\n"
-            f"<ul>\n{items}\n</ul>\n</div>\n"
-        )
-        described = "problems rules"
-        invalid = ' aria-invalid="true"'
-    body = (
-        "<h1>Choose a new password</h1>\n"
-        f"{alert}"
-        '<div class="rules" id="rules">\n'
-        "<h2>What makes a good password</h2>\n<ul>\n"
-        f"<li>Use at least {MIN_LENGTH} characters.</li>\n"
-        "<li>Long passphrases are welcome: several words with spaces between them are easy "
-        "to remember and hard to guess.</li>\n"
-        "<li>You do not need symbols, numbers or capital letters.</li>\n"
-        "<li>Common passwords (such as password123) are refused, and so are your user name "
-        "and your e-mail address.</li>\n"
-        "</ul>\n</div>\n"
-        '<form method="post">\n'
-        '<label for="password">New password</label>\n'
-        '<input id="password" name="password" type="password" autocomplete="new-password" '
-        f'required aria-describedby="{described}"{invalid}>\n'
-        '<label for="confirm">Type the new password again</label>\n'
-        '<input id="confirm" name="confirm" type="password" autocomplete="new-password" '
-        f"required{invalid}>\n"
-        '<button type="submit">Change my password</button>\n'
-        "</form>"
-    )
     title = "Error: choose a new password" if problems else "Choose a new password"
-    return _page(title, body, status=status)
+    return _page("reset/form.html", title, status=status, problems=problems,
+                 min_length=MIN_LENGTH)
 
 
 def invalid_link_page(service: RecoveryService) -> web.Response:
     """410: the link cannot be used, nothing was changed, and how to get a new one."""
     minutes = int(service.limits.token_lifetime.total_seconds() // 60)
-    body = "<h1>This link can no longer be used</h1>\n" + _paragraphs(
+    return _message(
+        410, "Link no longer valid", "This link can no longer be used",
         "The link has expired, was already used, or is not valid.",
         "Nothing was changed just now. If you already chose a new password with this link, "
         "that new password is the one to use.",
         "To get a new link, ask the help-desk assistant again for a password reset. The new "
         f"link arrives by e-mail; it works once, and only for {minutes} minutes.",
     )
-    return _page("Link no longer valid", body, status=410)
 
 
 def success_page() -> web.Response:
     """200: the password was changed."""
-    body = "<h1>Password changed</h1>\n" + _paragraphs(
-        CHANGED,
-        "You can now sign in with your new password. You can close this page.",
+    return _message(
+        200, "Password changed", "Password changed",
+        CHANGED, "You can now sign in with your new password. You can close this page.",
     )
-    return _page("Password changed", body)
 
 
 def message_page(status: int, heading: str, *sentences: str) -> web.Response:
     """A plain page for errors that are not about the link (404, 400, 413, ...)."""
-    body = f"<h1>{html.escape(heading)}</h1>\n" + _paragraphs(*sentences)
-    return _page(heading, body, status=status)
+    return _message(status, heading, heading, *sentences)
 
 
 def not_found_page() -> web.Response:

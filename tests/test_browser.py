@@ -1,0 +1,200 @@
+"""The two kinds of users in a real browser (Debian's Chromium driven by Playwright) against the
+running stack: a person chatting on the help page, and a help-desk agent in the console.
+
+Screenshots of the main screens go to tests/artifacts/screenshots/ (not committed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ARTIFACTS, mails_to
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+
+from bot.serve import Stack
+
+SHOTS = ARTIFACTS / "screenshots"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+# Chromium here has no network beyond loopback: without these it keeps trying Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+AGENT, AGENT_PASSWORD = "browser-agent", "a long browser test passphrase"
+REFERENCE = re.compile(r"HD-\d{4}-\d{6}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"Chromium not found at {CHROMIUM} (make test installs Debian's chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(20_000)
+    yield opened
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+def web(stack: Stack, path: str) -> str:
+    return f"http://127.0.0.1:{stack.web_port}{path}"
+
+
+def chat_say(page: Page, message: str) -> None:
+    box = page.get_by_label("Message")
+    box.fill(message)
+    box.press("Enter")
+
+
+def last_bot_text(page: Page) -> str:
+    return page.locator("#chat-log .chat-msg-bot").last.inner_text()
+
+
+def open_chat(page: Page, stack: Stack, path: str = "/help/massone_faq") -> None:
+    page.goto(web(stack, path))
+    page.get_by_role("button", name="Chat with the help desk assistant").click()
+    expect(page.get_by_role("log")).to_contain_text("Hi! I can help")
+
+
+def test_a_user_gets_a_sourced_answer_that_survives_a_reload(stack: Stack, page: Page) -> None:
+    open_chat(page, stack)
+    chat_say(page, "does massone cost anything?")
+    log = page.get_by_role("log")
+    expect(log).to_contain_text("no charge")
+    source = log.get_by_role("link", name=re.compile("MassONE FAQ - Accounts"))
+    expect(source).to_have_attribute("href", re.compile(r"/help/massone_faq#accounts$"))
+    shot(page, "help-page-chat")
+    page.reload()
+    if not page.get_by_role("log").is_visible():
+        page.get_by_role("button", name="Chat with the help desk assistant").click()
+    expect(page.get_by_role("log")).to_contain_text("no charge")
+    source.first.click()
+    expect(page).to_have_url(re.compile(r"/help/massone_faq#accounts$"))
+
+
+def test_keyboard_alone_and_a_phone_screen(stack: Stack, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.goto(web(stack, "/help/ese_login_help"))
+    opener = page.get_by_role("button", name="Chat with the help desk assistant")
+    opener.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Message")).to_be_focused()
+    expect(page.get_by_role("log")).to_contain_text("Hi! I can help")
+    page.keyboard.type("who do I call for ESE customer service?")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("log")).to_contain_text("338-6600")
+    panel_width = page.locator("#chat-panel").bounding_box()["width"]
+    assert panel_width <= 360
+    shot(page, "help-page-phone")
+    page.keyboard.press("Escape")
+    expect(opener).to_be_focused()
+    context.close()
+
+
+def test_a_demo_password_is_reset_through_the_emailed_link(stack: Stack, page: Page) -> None:
+    address = "dan.sample@example.net"
+    before = len(mails_to(stack, address, wait=0))
+    open_chat(page, stack, "/help/ese_login_help")
+    steps = [("I forgot my ESE security portal password", "What is your user name?"),
+             ("dan.sample", "What is your first name"), ("Dan", "And your last name?"),
+             ("Sample", "What is your date of birth?"),
+             ("01/30/1972", "a link to choose a new password")]
+    for message, reply in steps:
+        bot_said = page.locator("#chat-log .chat-msg-bot").count()
+        chat_say(page, message)
+        expect(page.locator("#chat-log .chat-msg-bot").nth(bot_said)).to_be_visible()
+        expect(page.locator("#chat-log .chat-msg-bot").last).to_contain_text(reply)
+    body = mails_to(stack, address, after=before)[-1].get_content()
+    [link] = re.findall(r"http://127\.0\.0\.1:\d+/reset/\S+", body)
+    page.goto(link)
+    shot(page, "reset-page")
+    password = "correct horse battery staple 42"
+    page.get_by_label("New password", exact=True).fill(password)
+    page.get_by_label("Type the new password again").fill(password)
+    page.get_by_role("button", name="Change my password").click()
+    expect(page.locator("main")).to_contain_text("Your password was changed")
+
+
+def create_agent(stack: Stack) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "agents", "create", AGENT, "--name", "Browser Agent",
+         "--role", "admin", "--password-stdin"],
+        input=AGENT_PASSWORD + "\n", text=True, capture_output=True,
+        env={**os.environ, **stack.env}, check=False,
+    )
+    assert result.returncode == 0 or "already taken" in result.stderr, result.stderr
+
+
+def sign_in(page: Page, stack: Stack) -> None:
+    page.goto(web(stack, "/console"))
+    page.get_by_label("Username").fill(AGENT)
+    page.get_by_label("Password").fill(AGENT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_ticket_from_the_chat_is_worked_by_an_agent(stack: Stack, page: Page) -> None:
+    dialogs: list[Dialog] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog), dialog.dismiss()))
+    open_chat(page, stack)
+    chat_say(page, "can I talk to a real person please")
+    expect(page.get_by_role("log")).to_contain_text("what do you need help with?")
+    chat_say(page, "<script>alert('owned')</script> my MassONE roster is empty")
+    chat_say(page, "browser.user@example.org")
+    expect(page.get_by_role("log")).to_contain_text("Shall I send it?")
+    page.get_by_role("button", name="Yes, send it").click()
+    expect(page.get_by_role("log")).to_contain_text("Done: your request is")
+    reference = REFERENCE.search(page.get_by_role("log").inner_text()).group(0)
+    shot(page, "ticket-in-chat")
+
+    create_agent(stack)
+    sign_in(page, stack)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ticket queue")
+    shot(page, "console-queue")
+    page.get_by_role("link", name=reference).click()
+    transcript = page.locator("main")
+    expect(transcript).to_contain_text("<script>alert('owned')</script>")
+    assert dialogs == []
+    shot(page, "console-ticket")
+    page.get_by_role("button", name="Assign to me").click()
+    reply_box = page.get_by_label("Reply to the user by e-mail")
+    reply_box.fill("We have re-synced your roster. Please check.")
+    page.get_by_role("button", name="Send the reply").click()
+    expect(page.locator("main")).to_contain_text("re-synced your roster")
+    page.get_by_label("Status").select_option("resolved")
+    page.get_by_role("button", name="Change status").click()
+    expect(page.locator("main dd").first).to_contain_text("Resolved")
+    reply = mails_to(stack, "browser.user@example.org", after=1)[-1]
+    assert reference in reply["Subject"] and "re-synced" in reply.get_content()
+
+
+def test_a_forged_form_without_csrf_token_is_refused(stack: Stack, page: Page) -> None:
+    create_agent(stack)
+    sign_in(page, stack)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ticket queue")
+    forged = page.request.post(
+        web(stack, "/console/tickets/HD-2026-000001/notes"), form={"text": "forged"},
+        fail_on_status_code=False,
+    )
+    assert forged.status == 403

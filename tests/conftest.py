@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import email.policy
 import json
 import os
 import secrets
+import threading
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -25,6 +28,7 @@ from bot.cli import DEMO_ACCOUNTS
 from bot.db import make_engine, session_factory, upgrade
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.serve import DEFAULT_MODEL, Stack, free_port
+from bot.web import make_runner
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -127,6 +131,45 @@ def action_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     yield url
     for function in cached:
         function.cache_clear()
+
+
+class LiveServer:
+    """An aiohttp app served for real (AppRunner + TCPSite) on a free port, on its own event loop
+    in a thread, for tests that talk to it over HTTP."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.runner = make_runner(app)
+        self.port = 0
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._start())
+        self._ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.runner.cleanup())
+        self.loop.close()
+
+    async def _start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()  # port 0: a free port
+        self.port = self.runner.addresses[0][1]
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        assert self._ready.wait(10), "the server did not start"
+        return self
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 class Clock:

@@ -4,7 +4,6 @@ console writes goes to a temporary folder. Also the `helpdesk agents` commands."
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import html
@@ -12,7 +11,6 @@ import http.cookiejar
 import io
 import json
 import re
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiohttp import web
+from conftest import Clock, LiveServer
 from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
@@ -47,7 +45,7 @@ from bot.models import (
 from bot.recovery import RecoveryService
 from bot.settings import Settings, SmtpSettings
 from bot.tickets import TicketRequest, TicketService
-from bot.web import SECURITY_HEADERS, create_app, make_runner
+from bot.web import SECURITY_HEADERS, create_app
 from bot.web.console import CLOCK_KEY, NLU_ADDITIONS_KEY
 
 BASE_URL = "https://help.example.org"
@@ -59,57 +57,6 @@ BOB_PASSWORD = "another long passphrase"
 XSS = "<script>alert(1)</script>"
 ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;"
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
-class Clock:
-    """A settable clock shared by the app and the services."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-class LiveServer:
-    """The app served by aiohttp's AppRunner + TCPSite on its own event loop in a thread."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.loop = asyncio.new_event_loop()
-        self.runner = make_runner(app)
-        self.port = 0
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="console-test", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._start())
-        self._ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.runner.cleanup())
-        self.loop.close()
-
-    async def _start(self) -> None:
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()  # port 0: a free port
-        self.port = self.runner.addresses[0][1]
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        assert self._ready.wait(10), "the server did not start"
-        return self
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 class LocalIsSecure(http.cookiejar.DefaultCookiePolicy):
@@ -256,7 +203,7 @@ class Console:
 def console(database_url: str, tmp_path: Path) -> Iterator[Console]:
     engine = make_engine(database_url)
     sessions = session_factory(engine)
-    clock = Clock()
+    clock = Clock(START)
     agents = AgentService(sessions, clock=clock)
     agents.create("alice", PASSWORD, display_name="Alice Admin", role="admin")
     agents.create("bob", BOB_PASSWORD, display_name="Bob <b>Agent</b>", role="agent")

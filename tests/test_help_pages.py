@@ -7,9 +7,7 @@ database (SQLite and PostgreSQL); no mocks.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -17,7 +15,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import pytest
-from aiohttp import web
+from conftest import LiveServer
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
@@ -27,7 +25,7 @@ from bot.models import Rating
 from bot.recovery import RecoveryService
 from bot.services import conversation_key
 from bot.settings import DEFAULT_CHAT_URL, Settings, SmtpSettings
-from bot.web import SECURITY_HEADERS, create_app, make_runner
+from bot.web import SECURITY_HEADERS, create_app
 from bot.web.help_pages import Segment, content_security_policy, link_segments
 from bot.web.templating import environment
 
@@ -44,39 +42,6 @@ SESSION = "0123456789abcdef0123456789abcdef"
 
 
 # --- the server -----------------------------------------------------------------------------
-
-
-class LiveServer:
-    """The app served by aiohttp's AppRunner + TCPSite on its own event loop in a thread."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.runner = make_runner(app)
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="help-test-server", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._start())
-        self._ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.runner.cleanup())
-        self.loop.close()
-
-    async def _start(self) -> None:
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()  # port 0: a free port
-        self.port = self.runner.addresses[0][1]
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        assert self._ready.wait(10), "the server did not start"
-        return self
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
 
 
 @dataclass

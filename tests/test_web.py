@@ -6,11 +6,9 @@ database (SQLite and PostgreSQL); no mocks. Time is an injected clock.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import re
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from conftest import Clock, LiveServer
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
@@ -26,7 +25,7 @@ from bot.db import make_engine, session_factory
 from bot.models import Account, OutboxMail
 from bot.passwords import verify_password
 from bot.recovery import SENT_IF_MATCHED, Identity, RecoveryLimits, RecoveryService
-from bot.web import SECURITY_HEADERS, create_app, make_runner
+from bot.web import SECURITY_HEADERS, create_app
 
 BASE_URL = "https://help.example.org"
 SECRET = b"test-secret-key-not-for-production"
@@ -43,56 +42,6 @@ CSP = (
     "default-src 'none'; style-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
-
-
-class Clock:
-    """A settable clock for the service."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-class LiveServer:
-    """The app served by aiohttp's AppRunner + TCPSite on its own event loop in a thread."""
-
-    def __init__(self, service: RecoveryService) -> None:
-        self.app = create_app(service)
-        self.loop = asyncio.new_event_loop()
-        self.runner = make_runner(self.app)
-        self.port = 0
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="web-test-server", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._start())
-        self._ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.runner.cleanup())
-        self.loop.close()
-
-    async def _start(self) -> None:
-        from aiohttp import web
-
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()  # port 0: a free port
-        self.port = self.runner.addresses[0][1]
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        assert self._ready.wait(10), "the server did not start"
-        return self
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @dataclass
@@ -162,10 +111,10 @@ def site(database_url: str, caplog: pytest.LogCaptureFixture) -> Iterator[Site]:
     sessions = session_factory(engine)
     with sessions() as session:
         import_accounts(session, ACCOUNTS)
-    clock = Clock()
+    clock = Clock(START)
     limits = RecoveryLimits(per_conversation=100, per_identity_per_hour=100)
     service = RecoveryService(sessions, BASE_URL, SECRET, limits, clock)
-    server = LiveServer(service).start()
+    server = LiveServer(create_app(service)).start()
     running = Site(server, service, sessions, clock)
     yield running
     server.stop()

@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install generate train run test lint eval clean lock browser
+.PHONY: help install generate train run test lint eval clean lock browser cluster bench
 
 help:
 	@echo "make run    install, build the knowledge, train if needed, start the bot"
@@ -20,6 +20,8 @@ help:
 	@echo "make eval   NLU quality on the held-out split and CLINC150 out-of-scope"
 	@echo "make train  train models/helpdesk.tar.gz when it is missing or stale"
 	@echo "make lint   ruff"
+	@echo "make cluster  the production topology on this machine (PostgreSQL, Redis, nginx)"
+	@echo "make bench  load test: the single server and the cluster"
 
 # Rasa 3.6 needs Python 3.8-3.10; we use 3.10. Look for one; say what to install if there is none.
 $(VENV)/.installed: requirements.lock
@@ -78,7 +80,28 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-test: train $(CHROMIUM)
+# Debian's nginx, the front of `make cluster` (and of the cluster tests).
+NGINX ?= /usr/sbin/nginx
+$(NGINX):
+	@if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "error: make cluster needs nginx. Install it, then run make again with" >&2; \
+	  echo "NGINX=/path/to/nginx (Debian/Ubuntu: 'sudo apt install nginx-light')." >&2; \
+	  exit 1; \
+	fi
+	@echo "Installing Debian's nginx-light for the cluster (apt-get)"
+	$(SUDO) apt-get install -y --no-install-recommends nginx-light || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends nginx-light; }
+
+# The production topology on this machine: 2 Rasa + 2 action servers, web app, outbox worker, on
+# PostgreSQL and Redis (127.0.0.1), behind nginx on port 8080. README "Production".
+cluster: train $(NGINX)
+	$(PY) -m bot.cluster
+
+# Load test: the single server and the cluster, one after the other, the same simulated users.
+bench: train $(NGINX)
+	$(PY) -m bot.bench
+
+test: train $(CHROMIUM) $(NGINX)
 	$(RASA) data validate
 	$(PY) -m ruff check .
 	$(PY) -m pytest

@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from actions.replies import send_answer
 from bot.business_hours import HELP_DESK
 from bot.conversation_stats import TICKET
+from bot.db import retry_on_disconnect
 from bot.knowledge import Answer, KnowledgeBase, load_knowledge
 from bot.outbox import utc_now
 from bot.request_fields import FieldProblem, check_answer, clean
@@ -30,6 +34,9 @@ from bot.services import conversation_key, directory_admins, record_turn, ticket
 from bot.tickets import CREATED, FOUND, RATE_LIMITED, TicketRequest, labelled_facts, shown
 from bot.transcript import masked_transcript
 from bot.understanding import understand
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FORM = "request_form"
 REQUEST_SLOTS = (
@@ -236,24 +243,36 @@ class ActionCompleteRequest(Action):
         kb = load_knowledge()
         kind, facts = _kind(tracker), _facts(tracker)
         conversation = conversation_key(tracker.sender_id)
-        if kind.id == "ticket_status":
-            reply = await asyncio.to_thread(_status_reply, kb, conversation, facts)
-        elif kind.id == "find_directory_admin":
-            reply = await asyncio.to_thread(directory_admin_reply, kb, facts["district"])
-        else:
-            request = TicketRequest(
-                kind=kind.id,
-                system=tracker.get_slot("system"),
-                contact_email=facts["contact_email"],
-                facts=facts,
-                transcript=masked_transcript(tracker.events),
-            )
-            submission = await asyncio.to_thread(ticket_service().submit, conversation, request)
-            if submission.outcome != RATE_LIMITED:
-                await asyncio.to_thread(record_turn, tracker.sender_id, TICKET)
-            reply = _ticket_reply(kb, kind, request, submission.outcome, submission.reference)
+        try:
+            if kind.id == "ticket_status":
+                reply = await _with_database(_status_reply, kb, conversation, facts)
+            elif kind.id == "find_directory_admin":
+                reply = await _with_database(directory_admin_reply, kb, facts["district"])
+            else:
+                request = TicketRequest(
+                    kind=kind.id,
+                    system=tracker.get_slot("system"),
+                    contact_email=facts["contact_email"],
+                    facts=facts,
+                    transcript=masked_transcript(tracker.events),
+                )
+                submission = await _with_database(ticket_service().submit, conversation, request)
+                if submission.outcome != RATE_LIMITED:
+                    await asyncio.to_thread(record_turn, tracker.sender_id, TICKET)
+                reply = _ticket_reply(kb, kind, request, submission.outcome, submission.reference)
+        except (OperationalError, InterfaceError) as error:
+            # The database stayed unreachable: say so, and keep everything for "yes" again
+            # (a repeated submission is recognised and files nothing twice).
+            log.error("request not completed: %s", type(error).__name__)
+            dispatcher.utter_message(text=kb.reply("request_failed"))
+            return [SlotSet("request_answer", None), FollowupAction(FORM)]
         dispatcher.utter_message(text=reply)
         return [SlotSet(slot, None) for slot in REQUEST_SLOTS]
+
+
+async def _with_database(function: Callable[..., _T], *args: Any) -> _T:
+    """Run a database call in a thread, riding out a short database restart."""
+    return await asyncio.to_thread(retry_on_disconnect, lambda: function(*args))
 
 
 def _ticket_reply(

@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+from bot.lock_store import TICKET_LOCK_LIFETIME
 from bot.serve import (
     DEFAULT_MODEL,
     MAIL_DIR,
@@ -38,8 +39,6 @@ CLUSTER_DIR = ROOT / "var" / "cluster"
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/helpdesk"
 DEFAULT_TRACKER_STORE_URL = "postgresql://postgres@127.0.0.1:5432/helpdesk_tracker"
 DEFAULT_LOCK_STORE_URL = "redis://127.0.0.1:6379/1"
-
-
 @dataclass(frozen=True)
 class Topology:
     """Where every piece listens (all on 127.0.0.1)."""
@@ -91,7 +90,7 @@ def endpoints_yaml(action_url: str, tracker_store_url: str, lock_store_url: str)
         "action_endpoint:",
         f"  url: {quoted(action_url)}",
         "tracker_store:",
-        "  type: SQL",
+        "  type: bot.tracker_store.RetryingSQLTrackerStore",
         f"  dialect: {quoted(tracker.get_backend_name())}",
         f"  url: {quoted(tracker.host or '127.0.0.1')}",
         f"  port: {tracker.port or 5432}",
@@ -99,7 +98,7 @@ def endpoints_yaml(action_url: str, tracker_store_url: str, lock_store_url: str)
         f"  username: {quoted(tracker.username)}",
         f"  password: {quoted(tracker.password)}",
         "lock_store:",
-        "  type: redis",
+        "  type: bot.lock_store.AtomicRedisLockStore",
         f"  url: {quoted(lock.host or '127.0.0.1')}",
         f"  port: {lock.port or 6379}",
         f"  db: {int(lock.database or 0)}",
@@ -207,7 +206,8 @@ class Cluster(Stack):
             web_port=topology.web_port, smtp_port=topology.smtp_port, model=model,
             log_dir=directory / "logs", mail_dir=mail_dir,
             env={"DATABASE_URL": self.database_url, "PUBLIC_BASE_URL": front,
-                 "RASA_PUBLIC_URL": front, **(env or {})},
+                 "RASA_PUBLIC_URL": front, "TICKET_LOCK_LIFETIME": str(TICKET_LOCK_LIFETIME),
+                 **(env or {})},
         )
         self.rasa_processes: dict[int, subprocess.Popen] = {}
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str) -> Engine:
@@ -46,3 +52,25 @@ def upgrade(url: str) -> None:
     """Apply every migration to the database at `url` (creating a SQLite file if needed)."""
     make_engine(url).dispose()
     command.upgrade(alembic_config(url), "head")
+
+
+_T = TypeVar("_T")
+
+
+def retry_on_disconnect(
+    operation: Callable[[], _T], seconds: float = 10.0, what: str = "database call"
+) -> _T:
+    """Run `operation`, again on a lost or refused database connection (a restart), for up to
+    `seconds` with growing pauses; other errors, and the last one, are raised. Only for
+    operations that are safe to repeat (one transaction, idempotent or rolled back)."""
+    deadline = time.monotonic() + seconds
+    pause = 0.1
+    while True:
+        try:
+            return operation()
+        except (OperationalError, InterfaceError) as error:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s failed (%s); retrying in %.1f s", what, type(error).__name__, pause)
+            time.sleep(pause)
+            pause = min(2 * pause, 1.0)

@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from bot.serve import (
     _wait_for,
     _wait_for_port,
     free_port,
+    run_until_interrupted,
 )
 
 CLUSTER_DIR = ROOT / "var" / "cluster"
@@ -294,10 +293,6 @@ Load test it from another terminal: make bench
 """
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=2, help="Rasa and action servers")
@@ -307,22 +302,12 @@ def main(argv: list[str] | None = None) -> int:
         action_ports=tuple(5155 + i for i in range(args.servers)),
     )
     cluster = Cluster(topology)
-    signal.signal(signal.SIGTERM, _interrupt)
-    print("Starting the cluster (about a minute)...", flush=True)
-    try:
-        cluster.start()
-        print(HOW_TO_USE.format(
+    return run_until_interrupted(
+        cluster, "Starting the cluster (about a minute)...",
+        lambda: HOW_TO_USE.format(
             servers=args.servers, front=topology.front_port, logs=cluster.directory / "logs",
-            direct=", ".join(cluster.rasa_url(i) for i in range(args.servers))), flush=True)
-        while all(process.poll() is None for process in cluster.processes):
-            time.sleep(1)
-        print("A process stopped unexpectedly; stopping the rest.", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nStopping...", flush=True)
-        return 0
-    finally:
-        cluster.stop()
+            direct=", ".join(cluster.rasa_url(i) for i in range(args.servers))),
+    )
 
 
 if __name__ == "__main__":

@@ -189,26 +189,34 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
+def run_until_interrupted(stack: Stack, starting: str, banner: Callable[[], str]) -> int:
+    """Start `stack`, print `banner()`, and keep it up until Ctrl-C, SIGTERM or a crash."""
     # Explicit handlers: a shell starting us in the background may have set SIGINT to "ignore".
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    stack = Stack()
-    print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
+    print(starting, flush=True)
     try:
         stack.start()
-        print(HOW_TO_CHAT.format(rasa_port=stack.rasa_port, action_port=stack.action_port,
-                                 web_port=stack.web_port, smtp_port=stack.smtp_port,
-                                 mail_dir=stack.mail_dir), flush=True)
+        print(banner(), flush=True)
         while all(process.poll() is None for process in stack.processes):
             time.sleep(1)
-        print("A server stopped unexpectedly; stopping the rest.", file=sys.stderr)
+        print("A process stopped unexpectedly; stopping the rest.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)
         return 0
     finally:
         stack.stop()
+
+
+def main() -> int:
+    stack = Stack()
+    return run_until_interrupted(
+        stack, "Starting the action server and the Rasa server (about 30 s)...",
+        lambda: HOW_TO_CHAT.format(rasa_port=stack.rasa_port, action_port=stack.action_port,
+                                   web_port=stack.web_port, smtp_port=stack.smtp_port,
+                                   mail_dir=stack.mail_dir),
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ CHOOSING_FIELD = "choosing_field"  # request_stage after "change something"
 FIELD_ENTITY = "ticket_field"
 DISTRICT_ENTITY = "district"
 _REFERENCE = re.compile(r"\bHD[-\s]?\d{4}[-\s]?\d{1,9}\b", re.IGNORECASE)
-_CHANGE_WORDS = re.compile(r"\b(change|wrong|fix|correct|edit|mistake|typo)\b", re.IGNORECASE)
+_CHANGE_WORDS = re.compile(r"\b(change|wrong|fix|edit|mistake|typo)\b", re.IGNORECASE)
 STATUS_WORDS = {
     "open": "open: waiting for the help desk",
     "in_progress": "in progress: someone at the help desk is working on it",

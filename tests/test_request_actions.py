@@ -197,3 +197,8 @@ def test_yes_after_advice_closes_the_offer() -> None:
 def test_yes_and_no_without_an_offer_are_acknowledged() -> None:
     assert reply_yes_no("affirm", None)[0][0]["response"] == "utter_affirm"
     assert reply_yes_no("deny", None)[0][0]["response"] == "utter_deny"
+
+
+def test_thats_correct_confirms() -> None:
+    slots, _ = validate(tracker("yes that's correct", intent="affirm", request_facts=MERGE_FACTS))
+    assert slots == {"request_answer": CONFIRMED, "request_stage": None}

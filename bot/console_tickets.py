@@ -294,9 +294,7 @@ class TicketDesk:
         """Assign the ticket to `agent`; False when it already was."""
         now = self._now()
         with self._sessions() as session, session.begin():
-            ticket = _find(session, reference, lock=True)
-            if ticket is None:
-                raise TicketNotFound(reference)
+            ticket = _locked(session, reference)
             if ticket.assignee_id == agent.id:
                 return False
             previous = session.get(Agent, ticket.assignee_id) if ticket.assignee_id else None
@@ -316,9 +314,7 @@ class TicketDesk:
             raise ConsoleInputError(f"Unknown status {status!r}.")
         now = self._now()
         with self._sessions() as session, session.begin():
-            ticket = _find(session, reference, lock=True)
-            if ticket is None:
-                raise TicketNotFound(reference)
+            ticket = _locked(session, reference)
             previous = ticket.status
             if previous == status:
                 return False
@@ -336,9 +332,7 @@ class TicketDesk:
         text = clean_text(text)
         now = self._now()
         with self._sessions() as session, session.begin():
-            ticket = _find(session, reference, lock=True)
-            if ticket is None:
-                raise TicketNotFound(reference)
+            ticket = _locked(session, reference)
             _event(session, ticket, agent, NOTE, {"text": text}, now)
 
     def reply(self, agent: AgentInfo, reference: str, text: str) -> None:
@@ -346,9 +340,7 @@ class TicketDesk:
         text = clean_text(text)
         now = self._now()
         with self._sessions() as session, session.begin():
-            ticket = _find(session, reference, lock=True)
-            if ticket is None:
-                raise TicketNotFound(reference)
+            ticket = _locked(session, reference)
             reference = reference_of(ticket)
             body = (
                 f"Hello,\n\n"
@@ -369,6 +361,14 @@ class TicketDesk:
 
 
 # ------------------------------------------------------------------------- helpers
+def _locked(session: Session, reference: str) -> Ticket:
+    """The ticket `reference` names, row-locked for a change; TicketNotFound if there is none."""
+    ticket = _find(session, reference, lock=True)
+    if ticket is None:
+        raise TicketNotFound(reference)
+    return ticket
+
+
 def _find(session: Session, reference: str, *, lock: bool = False) -> Ticket | None:
     """The ticket `reference` names (its year must match), row-locked when `lock`."""
     parsed = parse_reference(reference)

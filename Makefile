@@ -46,21 +46,21 @@ $(VENV)/.installed: requirements.lock
 
 install: $(VENV)/.installed
 
-# Rasa files generated from knowledge/ (see bot/generate.py).
-$(GENERATED): $(VENV)/.installed $(wildcard knowledge/*.yml) knowledge/districts.csv bot/generate.py bot/knowledge.py bot/districts.py
-	$(PY) -m bot.generate
+# Rasa files generated from knowledge/ (see bot/nlu/generate.py).
+$(GENERATED): $(VENV)/.installed $(wildcard knowledge/*.yml) knowledge/districts.csv bot/nlu/generate.py bot/knowledge/entries.py bot/knowledge/districts.py
+	$(PY) -m bot.nlu.generate
 	touch $@
 
 generate: $(GENERATED)
 
-# Trains into models/helpdesk.tar.gz only when a training input changed (bot/train.py says which
+# Trains into models/helpdesk.tar.gz only when a training input changed (bot/nlu/train.py says which
 # files count; answer texts in knowledge/ do not).
 train: $(GENERATED)
-	$(PY) -m bot.train
+	$(PY) -m bot.nlu.train
 
 run: train
 	$(VENV)/bin/helpdesk demo load
-	$(PY) -m bot.serve
+	$(PY) -m bot.ops.serve
 
 # Debian's Chromium, which the browser tests drive with Playwright (Playwright's own browser
 # download does not work here). Installed with apt-get where missing.
@@ -95,11 +95,11 @@ $(NGINX):
 # The production topology on this machine: 2 Rasa + 2 action servers, web app, outbox worker, on
 # PostgreSQL and Redis (127.0.0.1), behind nginx on port 8080. README "Production".
 cluster: train $(NGINX)
-	$(PY) -m bot.cluster
+	$(PY) -m bot.ops.cluster
 
 # Load test: the single server and the cluster, one after the other, the same simulated users.
 bench: train $(NGINX)
-	$(PY) -m bot.bench
+	$(PY) -m bot.ops.bench
 
 test: train $(CHROMIUM) $(NGINX)
 	$(RASA) data validate
@@ -107,7 +107,7 @@ test: train $(CHROMIUM) $(NGINX)
 	$(PY) -m pytest
 
 eval: train
-	$(PY) -m bot.evaluate --json build/eval.json
+	$(PY) -m bot.nlu.evaluate --json build/eval.json
 
 lint: install
 	$(PY) -m ruff check .

@@ -11,11 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import CHOOSE_SYSTEM, send_answer, system_buttons
 from actions.requests import directory_admin_reply, start_request
-from bot.conversation_stats import ANSWERED, FALLBACK
-from bot.knowledge import SYSTEMS, Answer, KnowledgeBase, load_knowledge
-from bot.request_kinds import load_request_kinds
+from bot.console.conversation_stats import ANSWERED, FALLBACK
+from bot.knowledge.entries import SYSTEMS, Answer, KnowledgeBase, load_knowledge
+from bot.nlu.understanding import mentioned_system, understand
 from bot.services import record_turn
-from bot.understanding import mentioned_system, understand
+from bot.tickets.kinds import load_request_kinds
 
 DISTRICT_ENTITY = "district"
 
@@ -105,7 +105,7 @@ async def _count(tracker: Tracker, what: str, unanswered: str | None = None) -> 
 
 def _district_mentioned(tracker: Tracker) -> str | None:
     """The district a message names confidently ("who is the directory admin in Worcester")."""
-    from bot.districts import match_district
+    from bot.knowledge.districts import match_district
 
     for entity in tracker.latest_message.get("entities") or []:
         if entity.get("entity") == DISTRICT_ENTITY:

@@ -13,10 +13,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.replies import send_answer
 from actions.requests import REQUEST_SLOTS
-from bot.knowledge import Answer, load_knowledge
-from bot.recovery import RATE_LIMITED, Identity
+from bot.knowledge.entries import Answer, load_knowledge
+from bot.nlu.understanding import understand
+from bot.recovery.service import RATE_LIMITED, Identity
 from bot.services import conversation_key, recovery_service
-from bot.understanding import understand
 from bot.validation import is_email, is_name, is_user_name, parse_spoken_birth_date
 
 FORM_SLOTS = ("account_identifier", "first_name", "last_name", "birth_date", "email",

@@ -6,7 +6,7 @@ import json
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.knowledge import Answer, KnowledgeBase
+from bot.knowledge.entries import Answer, KnowledgeBase
 
 CHOOSE_SYSTEM = "choose_system"
 

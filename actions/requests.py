@@ -23,17 +23,17 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from actions.replies import send_answer
-from bot.business_hours import HELP_DESK
-from bot.conversation_stats import TICKET
+from bot.console.conversation_stats import TICKET
 from bot.db import retry_on_disconnect
-from bot.knowledge import Answer, KnowledgeBase, load_knowledge
-from bot.outbox import utc_now
-from bot.request_fields import FieldProblem, check_answer, clean
-from bot.request_kinds import RequestField, RequestKind, load_request_kinds
+from bot.knowledge.entries import Answer, KnowledgeBase, load_knowledge
+from bot.mail.outbox import utc_now
+from bot.nlu.understanding import understand
 from bot.services import conversation_key, directory_admins, record_turn, ticket_service
-from bot.tickets import CREATED, FOUND, RATE_LIMITED, TicketRequest, labelled_facts, shown
-from bot.transcript import masked_transcript
-from bot.understanding import understand
+from bot.tickets.business_hours import HELP_DESK
+from bot.tickets.fields import FieldProblem, check_answer, clean
+from bot.tickets.kinds import RequestField, RequestKind, load_request_kinds
+from bot.tickets.service import CREATED, FOUND, RATE_LIMITED, TicketRequest, labelled_facts, shown
+from bot.tickets.transcript import masked_transcript
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

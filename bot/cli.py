@@ -14,17 +14,17 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.accounts_import import import_accounts, read_accounts, read_file
-from bot.admins_cli import DEMO_ADMINS
-from bot.admins_import import import_admins, read_admins
-from bot.agents_cli import ensure_demo_agent
+from bot.console.agents_cli import ensure_demo_agent
 from bot.csv_import import import_file
 from bot.db import make_engine, session_factory, upgrade
+from bot.directory.admins_import import import_admins, read_admins
+from bot.directory.cli import DEMO_ADMINS
 from bot.models import Account, DirectoryAdmin
+from bot.recovery.accounts_import import import_accounts, read_accounts, read_file
 from bot.settings import VAR, Settings
 
 # Modules adding a topic of their own through `add_commands(topics)`.
-COMMAND_MODULES = ("bot.admins_cli", "bot.tickets_cli", "bot.agents_cli")
+COMMAND_MODULES = ("bot.directory.cli", "bot.tickets.cli", "bot.console.agents_cli")
 DEMO_AGENT_FILE = VAR / "demo_agent.txt"
 DEMO_ACCOUNTS = Path(__file__).resolve().parent / "demo" / "accounts.csv"
 

@@ -125,7 +125,7 @@ class Ticket(Base):
     """Something the bot cannot do itself, handed to the help desk with every fact it needs.
 
     The reference users see (HD-2026-000123) is derived from the year and the id, not stored
-    (`bot.tickets.reference_of`).
+    (`bot.tickets.service.reference_of`).
     `facts` and `transcript` are JSON text; the transcript is masked before it is stored.
     """
 

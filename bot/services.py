@@ -8,13 +8,13 @@ from functools import lru_cache
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import conversation_stats
+from bot.console import conversation_stats
 from bot.db import make_engine, session_factory
-from bot.directory import lookup_admins
+from bot.directory.admins import lookup_admins
 from bot.models import DirectoryAdmin
-from bot.recovery import RecoveryService
+from bot.recovery.service import RecoveryService
 from bot.settings import Settings
-from bot.tickets import TicketService
+from bot.tickets.service import TicketService
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bot.accounts_import import import_accounts, read_file
-from bot.admins_cli import DEMO_ADMINS
-from bot.admins_import import import_admins
 from bot.cli import DEMO_ACCOUNTS
 from bot.db import make_engine, session_factory, upgrade
-from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.serve import DEFAULT_MODEL, Stack, free_port
+from bot.directory.admins_import import import_admins
+from bot.directory.cli import DEMO_ADMINS
+from bot.knowledge.entries import KnowledgeBase, load_knowledge
+from bot.ops.serve import DEFAULT_MODEL, Stack, free_port
+from bot.recovery.accounts_import import import_accounts, read_file
 from bot.web import make_runner
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

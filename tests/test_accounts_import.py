@@ -13,10 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 
-from bot.accounts_import import ImportRejected, import_accounts, read_file
 from bot.cli import DEMO_ACCOUNTS
 from bot.db import make_engine, session_factory
 from bot.models import Account, Base
+from bot.recovery.accounts_import import ImportRejected, import_accounts, read_file
 from bot.validation import parse_birth_date
 
 HEADER = "system,user_name,first_name,last_name,birth_date,email,district,school,status\n"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.admins_cli import DEMO_ADMINS, add_commands, import_command
-from bot.admins_import import import_admins, is_phone, read_admins
 from bot.csv_import import ImportRejected, read_file
 from bot.db import make_engine, session_factory
-from bot.directory import lookup_admins
+from bot.directory.admins import lookup_admins
+from bot.directory.admins_import import import_admins, is_phone, read_admins
+from bot.directory.cli import DEMO_ADMINS, add_commands, import_command
 from bot.models import DirectoryAdmin
 
 HEADER = "district,first_name,last_name,email,phone\n"

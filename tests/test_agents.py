@@ -1,4 +1,4 @@
-"""Agents, sign-in and console sessions (`bot.agents`), on SQLite and PostgreSQL."""
+"""Agents, sign-in and console sessions (`bot.console.agents`), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from bot import agents as agents_module
-from bot.agents import (
+from bot.console import agents as agents_module
+from bot.console.agents import (
     LOCKED_OUT,
     REFUSED,
     SIGNED_IN,
     AgentError,
     AgentService,
 )
-from bot.agents_cli import DEMO_AGENT, ensure_demo_agent
+from bot.console.agents_cli import DEMO_AGENT, ensure_demo_agent
 from bot.db import make_engine, session_factory
 from bot.models import Agent, AgentSession, AuditEntry
 

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.bench import (
+from bot.ops.bench import (
     SCRIPTS,
     TURN_KINDS,
     LoadConfig,
@@ -31,7 +31,7 @@ from bot.bench import (
     send_turn,
     summarize,
 )
-from bot.serve import Stack
+from bot.ops.serve import Stack
 
 
 def test_percentiles_interpolate_and_tolerate_no_values() -> None:
@@ -147,11 +147,11 @@ def test_process_labels() -> None:
                           "5005", "--model", "m.tar.gz"]) == "rasa:5005"
     assert process_label([f"{venv}/python", "-m", "rasa_sdk", "--actions", "actions",
                           "--port", "5055"]) == "actions:5055"
-    assert process_label([f"{venv}/python", "-m", "bot.mailer"]) == "mailer"
+    assert process_label([f"{venv}/python", "-m", "bot.mail.worker"]) == "mailer"
     assert process_label(["/usr/sbin/nginx", "-p", "/tmp/x", "-c", "/tmp/x/nginx.conf"]) == "nginx"
     assert process_label(["nginx: master process /usr/sbin/nginx -p /tmp/x"]) == "nginx"
-    assert labelled([(7, ["python", "-m", "bot.mailer"]), (8, ["python", "-m", "bot.mailer"])]) \
-        == {"mailer": 7, "mailer (8)": 8}
+    worker = ["python", "-m", "bot.mail.worker"]
+    assert labelled([(7, worker), (8, worker)]) == {"mailer": 7, "mailer (8)": 8}
 
 
 def test_memory_sampler_keeps_the_peak() -> None:

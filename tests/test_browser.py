@@ -17,7 +17,7 @@ import pytest
 from conftest import ARTIFACTS, mails_to
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
-from bot.serve import Stack
+from bot.ops.serve import Stack
 
 SHOTS = ARTIFACTS / "screenshots"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

@@ -1,4 +1,4 @@
-"""The help desk's hours, holidays and reply expectations in `bot.business_hours`."""
+"""The help desk's hours, holidays and reply expectations in `bot.tickets.business_hours`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.business_hours import HELP_DESK, BusinessHours, massachusetts_holidays
+from bot.tickets.business_hours import HELP_DESK, BusinessHours, massachusetts_holidays
 
 EASTERN = HELP_DESK.zone
 UTC = timezone.utc

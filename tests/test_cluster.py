@@ -1,4 +1,4 @@
-"""The production topology (`bot.cluster`) against the real services: two Rasa servers sharing a
+"""The production topology (`bot.ops.cluster`) against the real services: two Rasa servers sharing a
 SQL tracker store on PostgreSQL and a Redis lock store, behind nginx, with the action servers,
 the web app, the outbox worker and a mail catcher.
 
@@ -45,11 +45,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from bot.cluster import Cluster, Topology, endpoints_yaml
 from bot.db import make_engine, session_factory
-from bot.lock_store import TICKET_LOCK_LIFETIME
-from bot.serve import DEFAULT_MODEL, ROOT, VENV_BIN
-from bot.tickets import TicketService, reference_of
+from bot.ops.cluster import Cluster, Topology, endpoints_yaml
+from bot.ops.serve import DEFAULT_MODEL, ROOT, VENV_BIN
+from bot.rasa_plugins.lock_store import TICKET_LOCK_LIFETIME
+from bot.tickets.service import TicketService, reference_of
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 RUN = secrets.token_hex(3)  # every conversation and Redis key of this run starts with ct<RUN>
@@ -776,7 +776,7 @@ def test_mail_waits_in_the_outbox_while_the_smtp_relay_is_down(
     cluster: Cluster, app_db: Engine,
 ) -> None:
     catchers = [process for process in cluster.processes
-                if "bot.mailcatcher" in process.args and process.poll() is None]
+                if "bot.mail.catcher" in process.args and process.poll() is None]
     assert len(catchers) == 1, f"mail catchers running: {[p.args for p in catchers]}"
     catchers[0].send_signal(signal.SIGTERM)
     catchers[0].wait(15)
@@ -799,7 +799,7 @@ def test_mail_waits_in_the_outbox_while_the_smtp_relay_is_down(
     assert not eml_files_to(cluster.mail_dir, contact)
 
     catcher = subprocess.Popen(
-        [str(VENV_BIN / "python"), "-m", "bot.mailcatcher", "--dir", str(cluster.mail_dir),
+        [str(VENV_BIN / "python"), "-m", "bot.mail.catcher", "--dir", str(cluster.mail_dir),
          "--port", str(cluster.smtp_port)],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -26,10 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from bot import cli
-from bot.agents import AgentService
-from bot.console_tickets import TicketDesk
+from bot.console.agents import AgentService
+from bot.console.ticket_desk import TicketDesk
 from bot.db import make_engine, session_factory
-from bot.knowledge import load_knowledge
+from bot.knowledge.entries import load_knowledge
 from bot.models import (
     Account,
     AgentSession,
@@ -42,9 +42,9 @@ from bot.models import (
     TicketEvent,
     UnansweredMessage,
 )
-from bot.recovery import RecoveryService
+from bot.recovery.service import RecoveryService
 from bot.settings import Settings, SmtpSettings
-from bot.tickets import TicketRequest, TicketService
+from bot.tickets.service import TicketRequest, TicketService
 from bot.web import SECURITY_HEADERS, create_app
 from bot.web.console import CLOCK_KEY, NLU_ADDITIONS_KEY
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ARTIFACTS, Chat, buttons, payloads, texts
 
-from bot.knowledge import KnowledgeBase
-from bot.serve import ROOT, Stack
+from bot.knowledge.entries import KnowledgeBase
+from bot.ops.serve import ROOT, Stack
 
 
 def test_faq_answer_with_its_source(chat: Chat) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.districts import (
+from bot.knowledge.districts import (
     AMBIGUOUS_REGIONALS,
     AMBIGUOUS_TOWNS,
     DISTRICTS_FILE,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import spacy
 import yaml
 
-from bot.generate import RESPONSES_FILE, ROOT, SPACY_DIR, faq_responses_yaml, stale_files
-from bot.knowledge import KnowledgeBase
-from bot.train import training_inputs
+from bot.knowledge.entries import KnowledgeBase
+from bot.nlu.generate import RESPONSES_FILE, ROOT, SPACY_DIR, faq_responses_yaml, stale_files
+from bot.nlu.train import training_inputs
 
 
 def test_generated_files_are_current(kb: KnowledgeBase) -> None:

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from bot.db import make_engine, session_factory
-from bot.knowledge import SYSTEMS, Answer, KnowledgeBase
+from bot.knowledge.entries import SYSTEMS, Answer, KnowledgeBase
 from bot.models import Rating
-from bot.recovery import RecoveryService
+from bot.recovery.service import RecoveryService
 from bot.services import conversation_key
 from bot.settings import DEFAULT_CHAT_URL, Settings, SmtpSettings
 from bot.web import SECURITY_HEADERS, create_app

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.knowledge import (
+from bot.knowledge.entries import (
     KNOWLEDGE_DIR,
     Answer,
     KnowledgeBase,

@@ -19,8 +19,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.mailcatcher import MAX_MESSAGE_BYTES, MailCatcher, MailCatcherHandler, latest
-from bot.serve import free_port
+from bot.mail.catcher import MAX_MESSAGE_BYTES, MailCatcher, MailCatcherHandler, latest
+from bot.ops.serve import free_port
 from bot.settings import ROOT
 
 SENDER = "ESE and MassONE help desk <helpdesk@example.org>"
@@ -118,7 +118,7 @@ def test_latest_without_mails(tmp_path: Path) -> None:
 def test_command_runs_until_sigterm(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.mailcatcher", "--dir", str(tmp_path / "mail"),
+        [sys.executable, "-m", "bot.mail.catcher", "--dir", str(tmp_path / "mail"),
          "--port", str(port)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -22,10 +22,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, session_factory
-from bot.mailer import OutboxWorker, backoff
+from bot.mail.outbox import enqueue
+from bot.mail.worker import OutboxWorker, backoff
 from bot.models import OutboxMail
-from bot.outbox import enqueue
-from bot.serve import free_port
+from bot.ops.serve import free_port
 from bot.settings import SmtpSettings
 
 T0 = dt.datetime(2024, 9, 2, 8, 0, tzinfo=dt.timezone.utc)
@@ -189,7 +189,7 @@ def test_a_queued_mail_is_delivered_once(
 def test_smtp_down_the_mail_waits_and_is_delivered_once_back(
     sessions: sessionmaker[Session], make_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.mailer")
+    caplog.set_level(logging.INFO, logger="bot.mail.worker")
     server = make_server()  # its port is free: nothing listens there yet
     clock = Clock()
     [mail_id] = queue(sessions)
@@ -215,7 +215,7 @@ def test_smtp_down_the_mail_waits_and_is_delivered_once_back(
     assert [envelope.rcpt_tos for envelope in server.mailbox.envelopes] == [["user0@example.net"]]
     assert utc(load(sessions, mail_id).sent_at) == T0 + dt.timedelta(seconds=5)
 
-    mailer_logs = [r.getMessage() for r in caplog.records if r.name == "bot.mailer"]
+    mailer_logs = [r.getMessage() for r in caplog.records if r.name == "bot.mail.worker"]
     assert any("ConnectionRefusedError" in line for line in mailer_logs)
     assert not any("@" in line or "jdoe" in line for line in mailer_logs)
 
@@ -368,7 +368,7 @@ def test_run_survives_a_database_outage_and_stops_on_request(
     sessions: sessionmaker[Session], smtp_server: SmtpServer, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.mailer")
+    caplog.set_level(logging.INFO, logger="bot.mail.worker")
     down_url = f"sqlite:///{tmp_path / 'missing-folder' / 'db.sqlite3'}"  # cannot be opened
     flaky = FlakySessions(sessions, down_url, outages=3)
     [mail_id] = queue(sessions, now=dt.datetime.now(dt.timezone.utc))
@@ -388,6 +388,6 @@ def test_run_survives_a_database_outage_and_stops_on_request(
     assert len(smtp_server.mailbox.envelopes) == 1
     assert load(sessions, mail_id).sent_at is not None
     assert flaky.calls > 3
-    mailer_logs = [r.getMessage() for r in caplog.records if r.name == "bot.mailer"]
+    mailer_logs = [r.getMessage() for r in caplog.records if r.name == "bot.mail.worker"]
     assert sum("database error (OperationalError)" in line for line in mailer_logs) == 3
     assert not any("@" in line for line in mailer_logs)

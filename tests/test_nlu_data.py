@@ -10,7 +10,7 @@ import pytest
 import yaml
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bot.knowledge import KnowledgeBase
+from bot.knowledge.entries import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 CONVERSATION = {"greet", "goodbye", "thank", "bot_challenge", "affirm", "deny", "choose_system",

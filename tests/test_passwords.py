@@ -1,4 +1,4 @@
-"""Password hashing and the NIST SP 800-63B new-password policy in `bot.passwords`."""
+"""Password hashing and the NIST SP 800-63B new-password policy in `bot.recovery.passwords`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from importlib import resources
 import pytest
 from argon2 import PasswordHasher
 
-from bot.passwords import (
+from bot.recovery.passwords import (
     MAX_LENGTH,
     MIN_LENGTH,
     common_passwords,
@@ -192,7 +192,7 @@ def test_all_problems_reported_as_sentences() -> None:
 
 
 def test_common_password_list() -> None:
-    text = resources.files("bot").joinpath("common_passwords.txt").read_text("utf-8")
+    text = resources.files("bot.recovery").joinpath("common_passwords.txt").read_text("utf-8")
     lines = text.splitlines()
     assert lines[0].startswith("#") and "common" in lines[0].lower()
     entries = [line.strip() for line in lines if line.strip() and not line.startswith("#")]

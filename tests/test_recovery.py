@@ -1,4 +1,4 @@
-"""User-name reminders and password resets in `bot.recovery`, on SQLite and PostgreSQL.
+"""User-name reminders and password resets in `bot.recovery.service`, on SQLite and PostgreSQL.
 
 Every test runs against a real, migrated database (no mocks); time is an injected clock.
 """
@@ -18,11 +18,11 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.accounts_import import import_accounts
 from bot.db import make_engine, session_factory
 from bot.models import Account, OutboxMail, RecoveryAttempt, ResetToken
-from bot.passwords import verify_password
-from bot.recovery import (
+from bot.recovery.accounts_import import import_accounts
+from bot.recovery.passwords import verify_password
+from bot.recovery.service import (
     INVALID_TOKEN,
     RATE_LIMITED,
     SENT_IF_MATCHED,

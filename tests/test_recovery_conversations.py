@@ -9,8 +9,8 @@ import urllib.request
 import pytest
 from conftest import Chat, converse, mails_to, texts
 
-from bot.knowledge import load_knowledge
-from bot.serve import Stack
+from bot.knowledge.entries import load_knowledge
+from bot.ops.serve import Stack
 
 ADA = ["Ada", "Example", "03/14/1984", "ada.example@example.org"]
 

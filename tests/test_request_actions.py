@@ -18,7 +18,7 @@ from actions.requests import (
     ValidateRequestForm,
     start_request,
 )
-from bot.knowledge import load_knowledge
+from bot.knowledge.entries import load_knowledge
 
 MERGE_FACTS = {
     "first_account": "jsmith", "second_account": "jsmith2", "keep_account": "jsmith",

@@ -10,10 +10,10 @@ import pytest
 from conftest import Chat, buttons, converse, mails_to, texts
 
 from bot.db import make_engine, session_factory
-from bot.knowledge import load_knowledge
-from bot.request_kinds import load_request_kinds
-from bot.serve import Stack
-from bot.tickets import TicketService
+from bot.knowledge.entries import load_knowledge
+from bot.ops.serve import Stack
+from bot.tickets.kinds import load_request_kinds
+from bot.tickets.service import TicketService
 
 REFERENCE = re.compile(r"HD-\d{4}-\d{6}")
 YES = "/affirm"

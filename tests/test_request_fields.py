@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from bot.request_fields import FieldProblem, check_answer
-from bot.request_kinds import RequestField, load_request_kinds
+from bot.tickets.fields import FieldProblem, check_answer
+from bot.tickets.kinds import RequestField, load_request_kinds
 
 TODAY = dt.date(2026, 11, 26)
 

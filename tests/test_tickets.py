@@ -1,4 +1,5 @@
-"""The ticket service in `bot.tickets`, on SQLite and PostgreSQL (no mocks; an injected clock)."""
+"""The ticket service in `bot.tickets.service`, on SQLite and PostgreSQL (no mocks; an injected
+clock)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, session_factory
-from bot.mailer import OutboxWorker
+from bot.mail.outbox import as_utc
+from bot.mail.worker import OutboxWorker
 from bot.models import OutboxMail, Ticket, TicketEvent, TicketStatusCheck
-from bot.outbox import as_utc
-from bot.serve import free_port
+from bot.ops.serve import free_port
 from bot.settings import SmtpSettings
-from bot.tickets import (
+from bot.tickets.service import (
     ADDED,
     CREATED,
     FOUND,
@@ -286,7 +287,7 @@ def test_two_concurrent_twins_make_one_ticket(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Both threads look the key up before either writes; the unique key decides."""
-    caplog.set_level(logging.INFO, logger="bot.tickets")
+    caplog.set_level(logging.INFO, logger="bot.tickets.service")
     engines = [make_engine(env.url) for _ in range(2)]
     barrier = threading.Barrier(2, timeout=20)
     waited = threading.local()
@@ -322,7 +323,8 @@ def test_two_concurrent_twins_make_one_ticket(
     assert len(results) == 2 and results[0] == results[1]
     assert results[0].outcome == CREATED
     assert env.counts() == (1, 1, 1)
-    lines = [record.getMessage() for record in caplog.records if record.name == "bot.tickets"]
+    lines = [record.getMessage() for record in caplog.records
+             if record.name == "bot.tickets.service"]
     assert sum("raced a twin" in line for line in lines) == 1, lines
 
 
@@ -596,7 +598,7 @@ def test_get_returns_the_ticket_and_its_events(env: Env) -> None:
 def test_logs_name_ids_kinds_and_outcomes_only(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.tickets")
+    caplog.set_level(logging.INFO, logger="bot.tickets.service")
     service = env.service(TicketLimits(submissions_per_conversation=3))
     reference = service.submit(CONVERSATION, misspelled()).reference or ""
     service.submit(CONVERSATION, misspelled())
@@ -605,7 +607,8 @@ def test_logs_name_ids_kinds_and_outcomes_only(
     service.submit(CONVERSATION, handoff("secret summary"))
     service.status(CONVERSATION, reference, CONTACT)
     service.status(CONVERSATION, reference, "wrong@example.org")
-    lines = [record.getMessage() for record in caplog.records if record.name == "bot.tickets"]
+    lines = [record.getMessage() for record in caplog.records
+             if record.name == "bot.tickets.service"]
     assert len(lines) == 7
     text = "\n".join(lines).lower()
     for secret in ("@", "jane", "doe", "doh", "jdoe7", "summary", "massone class", CONVERSATION):

@@ -1,4 +1,4 @@
-"""`helpdesk tickets list|show` (`bot.tickets_cli`), on SQLite and PostgreSQL."""
+"""`helpdesk tickets list|show` (`bot.tickets.cli`), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from sqlalchemy import update
 from bot import cli
 from bot.db import make_engine, session_factory
 from bot.models import Ticket
-from bot.tickets import TicketRequest, TicketService, parse_reference
-from bot.tickets_cli import add_commands
+from bot.tickets.cli import add_commands
+from bot.tickets.service import TicketRequest, TicketService, parse_reference
 
 START = dt.datetime(2026, 3, 2, 15, 7, 42, tzinfo=dt.timezone.utc)
 CONVERSATION = "c" * 64

@@ -1,4 +1,4 @@
-"""Masked transcripts (`bot.transcript`): what of a chat may be stored with a ticket."""
+"""Masked transcripts (`bot.tickets.transcript`): what of a chat may be stored with a ticket."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.transcript import SENSITIVE_SLOTS, mask_text, masked_transcript, strip_controls
+from bot.tickets.transcript import SENSITIVE_SLOTS, mask_text, masked_transcript, strip_controls
 
 T = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 

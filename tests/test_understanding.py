@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.knowledge import KnowledgeBase
-from bot.understanding import mentioned_system, understand
+from bot.knowledge.entries import KnowledgeBase
+from bot.nlu.understanding import mentioned_system, understand
 
 
 def parse(intent: str, confidence: float, faq: str | None = None, faq_confidence: float = 0.0):

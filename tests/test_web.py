@@ -20,11 +20,11 @@ from conftest import Clock, LiveServer
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from bot.accounts_import import import_accounts
 from bot.db import make_engine, session_factory
 from bot.models import Account, OutboxMail
-from bot.passwords import verify_password
-from bot.recovery import SENT_IF_MATCHED, Identity, RecoveryLimits, RecoveryService
+from bot.recovery.accounts_import import import_accounts
+from bot.recovery.passwords import verify_password
+from bot.recovery.service import SENT_IF_MATCHED, Identity, RecoveryLimits, RecoveryService
 from bot.web import SECURITY_HEADERS, create_app
 
 BASE_URL = "https://help.example.org"

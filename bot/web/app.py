@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bot.db import make_engine, session_factory, upgrade
-from bot.recovery import RecoveryService
+from bot.recovery.service import RecoveryService
 from bot.settings import Settings
 from bot.web import console, help_pages, reset
 from bot.web.common import (

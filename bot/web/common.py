@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.orm import sessionmaker
 
-from bot.recovery import RecoveryService
+from bot.recovery.service import RecoveryService
 from bot.settings import Settings
 
 MAX_BODY_BYTES = 16 * 1024

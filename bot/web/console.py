@@ -1,7 +1,7 @@
 """The agents' console under /console: sign-in, the ticket queue, tickets, partial identity
 matches, unanswered questions and the dashboard.
 
-Every page but the sign-in form needs a valid session (`bot.agents`); without one a GET is
+Every page but the sign-in form needs a valid session (`bot.console.agents`); without one a GET is
 redirected to the sign-in form (and back afterwards), a POST to the sign-in form with nothing
 done. Every POST form carries a CSRF token (`bot.web.console_auth`) and is refused with 403
 without the right one. Query parameters are checked: anything unknown is a 400 page saying
@@ -26,11 +26,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.agents import LOCKED_OUT, REFUSED, AgentLimits, AgentService, ConsoleSession
-from bot.business_hours import HELP_DESK
-from bot.console_faq import DEFAULT_ADDITIONS, AttachError, FaqAttacher
-from bot.console_reports import ConsoleReports
-from bot.console_tickets import (
+from bot.console.agents import LOCKED_OUT, REFUSED, AgentLimits, AgentService, ConsoleSession
+from bot.console.faq_attach import DEFAULT_ADDITIONS, AttachError, FaqAttacher
+from bot.console.reports import ConsoleReports
+from bot.console.ticket_desk import (
     ALL,
     MAX_AGE_DAYS,
     MAX_TEXT,
@@ -46,10 +45,11 @@ from bot.console_tickets import (
     TicketDesk,
     TicketNotFound,
 )
-from bot.knowledge import load_knowledge
+from bot.knowledge.entries import load_knowledge
+from bot.mail.outbox import as_utc, utc_now
 from bot.models import TICKET_KINDS, TICKET_STATUSES
-from bot.outbox import as_utc, utc_now
-from bot.tickets import kind_title, parse_reference
+from bot.tickets.business_hours import HELP_DESK
+from bot.tickets.service import kind_title, parse_reference
 from bot.web.common import MAX_BODY_BYTES, SESSIONS_KEY, SETTINGS_KEY
 from bot.web.console_auth import (
     CSRF_FIELD,

@@ -1,6 +1,6 @@
 """The console's cookies and CSRF checks.
 
-* `console_session`: the session token (`bot.agents`), `HttpOnly`, `SameSite=Strict`,
+* `console_session`: the session token (`bot.console.agents`), `HttpOnly`, `SameSite=Strict`,
   `Path=/console`, `Secure`, `Max-Age` the session's absolute lifetime.
 * `console_sign_in`: before there is a session, the sign-in form is protected by a signed
   double-submit token: the cookie holds a random nonce, the form a timestamp and an

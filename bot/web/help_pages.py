@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.knowledge import Answer, KnowledgeBase, load_knowledge
+from bot.knowledge.entries import Answer, KnowledgeBase, load_knowledge
 from bot.models import Rating
 from bot.services import conversation_key
 from bot.web.common import SESSIONS_KEY, SETTINGS_KEY, SITE_NAME

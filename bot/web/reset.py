@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.passwords import MIN_LENGTH
-from bot.recovery import INVALID_TOKEN, MAX_TOKEN_LENGTH, RecoveryService
+from bot.recovery.passwords import MIN_LENGTH
+from bot.recovery.service import INVALID_TOKEN, MAX_TOKEN_LENGTH, RecoveryService
 from bot.web.common import MAX_BODY_BYTES, SERVICE_KEY, SITE_NAME
 from bot.web.templating import render
 

@@ -1,0 +1,2 @@
+"""The agents' console services: agents and sessions, the ticket desk, reports, FAQ additions
+and conversation statistics."""

@@ -1,0 +1,1 @@
+"""Directory Administrators: the list per district and its import."""

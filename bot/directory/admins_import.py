@@ -1,0 +1,74 @@
+"""Import the Directory Administrators of each district from a CSV file: all rows or none.
+
+Columns (header row required, any order): district, first_name, last_name, email, phone
+(optional). The district may be written any way `match_district` resolves confidently
+("Worcester Public Schools") and is stored under its canonical name. Re-importing updates an
+administrator, matched on (district, email), rather than duplicating them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.csv_import import CsvFormat, ImportReport, read_rows, upsert
+from bot.knowledge.districts import match_district
+from bot.models import DirectoryAdmin
+from bot.validation import is_email, is_name
+
+REQUIRED = ("district", "first_name", "last_name", "email")
+OPTIONAL = ("phone",)
+KEY = ("district", "email")
+FORMAT = CsvFormat(required=REQUIRED, optional=OPTIONAL, key=KEY, rows_name="administrators")
+MAX_PHONE = 40
+# A US number: 10 digits (area code and exchange not starting with 0 or 1), an optional +1,
+# any of ( ) . - and spaces between groups, and an optional extension ("x12", "ext. 12").
+_PHONE = re.compile(
+    r"(?:\+?1[ .-]?)?(?:\([2-9]\d\d\)|[2-9]\d\d)[ .-]?[2-9]\d\d[ .-]?\d{4}"
+    r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?",
+    re.IGNORECASE,
+)
+
+
+def is_phone(text: str) -> bool:
+    return len(text) <= MAX_PHONE and bool(_PHONE.fullmatch(text))
+
+
+def _unknown_district(text: str, suggestions: tuple[str, ...]) -> str:
+    problem = f"district {text[:60]!r} is not a Massachusetts school district in the list"
+    if suggestions:
+        names = [repr(name) for name in suggestions]
+        choice = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+        problem += f"; did you mean {choice}?"
+    return problem
+
+
+def _validate_row(values: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    problems: list[str] = []
+    if values["district"]:
+        match = match_district(values["district"])
+        if match.name is None:
+            problems.append(_unknown_district(values["district"], match.suggestions))
+        else:
+            values["district"] = match.name
+    for key in ("first_name", "last_name"):
+        if values[key] and not is_name(values[key]):
+            problems.append(f"{key} must be letters, spaces, hyphens, apostrophes (80 at most)")
+    if values["email"] and not is_email(values["email"]):
+        problems.append("email is not an address like name@example.org")
+    if values["phone"] and not is_phone(values["phone"]):
+        problems.append("phone is not a US number like (508) 555-0100, ext. 12")
+    values["email"] = values["email"].lower()
+    return values, problems
+
+
+def read_admins(text: str) -> list[dict[str, Any]]:
+    """Validated rows of the file; raises ImportRejected listing every bad line."""
+    return read_rows(text, FORMAT, _validate_row)
+
+
+def import_admins(session: Session, text: str) -> ImportReport:
+    """Insert or update every administrator of the file in one transaction, or none of them."""
+    return upsert(session, DirectoryAdmin, read_admins(text), KEY)

@@ -1,0 +1,1 @@
+"""Knowledge: the answers, contacts and districts read from knowledge/."""

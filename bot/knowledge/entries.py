@@ -1,0 +1,316 @@
+"""The knowledge base: every answer the bot gives, loaded from the YAML files in `knowledge/`.
+
+`knowledge/` is the single source of truth. Contacts and links are stated once in
+`sources.yml` and reused through placeholders (`{contact.massone_helpdesk.phone}`,
+`{link.massone_home}`). Answers are read at run time, so editing a text needs no retraining.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.settings import ROOT
+
+KNOWLEDGE_DIR = ROOT / "knowledge"
+SYSTEMS = ("ese_portal", "massone")
+BOTH = "both"
+FAQ_FILES = ("ese_portal.yml", "massone.yml")
+FLOW_FILES = ("flows.yml",)
+_PLACEHOLDER = re.compile(r"\{(contact|link)\.([a-z0-9_]+)(?:\.([a-z0-9_]+))?\}")
+
+
+class KnowledgeError(ValueError):
+    """The knowledge files are inconsistent; the message says where."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A rendered answer, ready to send, with where it comes from."""
+
+    entry_id: str
+    kind: str  # "faq" or "flow"
+    system: str  # ese_portal, massone or both
+    text: str
+    document_id: str
+    document_title: str
+    section_id: str
+    section_title: str
+    links: tuple[str, ...] = ()
+    starts: str | None = None  # the form this answer opens (e.g. username_form)
+
+    @property
+    def source_label(self) -> str:
+        return f"{self.document_title} - {self.section_title}"
+
+    @property
+    def source_url(self) -> str:
+        """Where the help pages show the section (a path on the web app)."""
+        return f"/help/{self.document_id}#{self.section_id}"
+
+    def payload(self) -> dict[str, Any]:
+        """The `custom` payload a page shows as "Source: MassONE FAQ - Accounts"."""
+        return {
+            "faq_id": self.entry_id,
+            "kind": self.kind,
+            "system": self.system,
+            "document_id": self.document_id,
+            "document": self.document_title,
+            "section_id": self.section_id,
+            "section": self.section_title,
+            "source": self.source_label,
+            "source_url": self.source_url,
+            "links": list(self.links),
+        }
+
+
+@dataclass(frozen=True)
+class NeedsSystem:
+    """The answer depends on the system and the user has not said which."""
+
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class _Text:
+    template: str
+    document: str
+    section: str
+    links: tuple[str, ...]
+    starts: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    kind: str
+    system: str
+    question: str
+    generic: _Text | None
+    variants: dict[str, _Text] = field(default_factory=dict)
+    counterpart: str | None = None
+
+
+class KnowledgeBase:
+    """Entries, contacts, links and system names, with answer resolution."""
+
+    def __init__(self, directory: Path = KNOWLEDGE_DIR) -> None:
+        self.directory = directory
+        sources = _read_yaml(directory / "sources.yml")
+        self.contacts: dict[str, dict[str, str]] = sources["contacts"]
+        self.links: dict[str, str] = sources["links"]
+        self.documents: dict[str, dict[str, Any]] = sources["documents"]
+        self.systems: dict[str, dict[str, Any]] = sources["systems"]
+        self.replies: dict[str, Any] = _read_yaml(directory / "replies.yml")
+        self.entries: dict[str, Entry] = {}
+        for kind, files in (("faq", FAQ_FILES), ("flow", FLOW_FILES)):
+            for name in files:
+                for raw in _read_yaml(directory / name)["entries"]:
+                    entry = self._parse_entry(raw, kind, name)
+                    if entry.id in self.entries:
+                        raise KnowledgeError(f"{name}: duplicate id {entry.id!r}")
+                    self.entries[entry.id] = entry
+        self._mentions = self._build_mention_index()
+        self._check()
+
+    # ----------------------------------------------------------------- queries
+    def faq_ids(self) -> list[str]:
+        return [e.id for e in self.entries.values() if e.kind == "faq"]
+
+    def flow_ids(self) -> list[str]:
+        return [e.id for e in self.entries.values() if e.kind == "flow"]
+
+    def render(self, template: str) -> str:
+        """Fill `{contact.x.y}` and `{link.x}` placeholders."""
+
+        def fill(match: re.Match[str]) -> str:
+            group, name, attribute = match.groups()
+            if group == "link":
+                return self.links[name]
+            return self.contacts[name][attribute]
+
+        return _PLACEHOLDER.sub(fill, template)
+
+    def reply(self, name: str, system: str | None = None) -> str:
+        """A reply from replies.yml; replies given per system take `system`."""
+        reply = self.replies[name]
+        return self.render(reply[system] if isinstance(reply, dict) else reply)
+
+    def system_name(self, system: str) -> str:
+        return self.systems[system]["name"]
+
+    def system_of_mention(self, text: str) -> str | None:
+        """The system a name or term refers to ("Mass ONE", "ELAR", "massone"), if any."""
+        return self._mentions.get(_normalise(text))
+
+    def mention_names(self) -> dict[str, dict[str, list[str]]]:
+        """Per system, the names users type for it, by entity label (for the spaCy ruler)."""
+        return {
+            system: {
+                "system": list(info.get("aliases", [])),
+                "application": list(info.get("applications", [])),
+                "term": list(info.get("terms", [])),
+            }
+            for system, info in self.systems.items()
+        }
+
+    def resolve(self, entry_id: str, system: str | None) -> Answer | NeedsSystem:
+        """The answer to `entry_id` for the user's system, or a request to ask for it.
+
+        An entry answering differently per system (variants without a generic answer, or a
+        counterpart entry for the other system) needs the system; everything else answers.
+        """
+        entry = self.entries[entry_id]
+        if system is None:
+            if entry.generic is not None and entry.counterpart is None:
+                return self._answer(entry, entry.generic)
+            return NeedsSystem(entry_id)
+        if entry.system in (system, BOTH):
+            text = entry.variants.get(system) or entry.generic
+            if text is not None:
+                return self._answer(entry, text, system)
+        if entry.counterpart and self.entries[entry.counterpart].system == system:
+            return self.resolve(entry.counterpart, system)
+        text = entry.generic or next(iter(entry.variants.values()))
+        return self._answer(entry, text)
+
+    def document_answers(self, document_id: str) -> list[Answer]:
+        """Every entry that cites `document_id`, once, in file order (for the help pages).
+
+        An entry citing the document more than once shows the answer for the document's own
+        system, else its generic answer, else the first variant that cites it.
+        """
+        own = self.documents[document_id]["system"]
+        answers = []
+        for entry in self.entries.values():
+            candidates = [(own, entry.variants.get(own)), (None, entry.generic),
+                          *entry.variants.items()]
+            for system, text in candidates:
+                if text is not None and text.document == document_id:
+                    answers.append(self._answer(entry, text, system))
+                    break
+        return answers
+
+    # ----------------------------------------------------------------- internals
+    def _answer(self, entry: Entry, text: _Text, system: str | None = None) -> Answer:
+        document = self.documents[text.document]
+        return Answer(
+            entry_id=entry.id,
+            kind=entry.kind,
+            system=system or entry.system,
+            text=_squash(self.render(text.template)),
+            document_id=text.document,
+            document_title=document["title"],
+            section_id=text.section,
+            section_title=document["sections"][text.section],
+            links=tuple(self.links[name] for name in text.links),
+            starts=text.starts,
+        )
+
+    def _parse_entry(self, raw: dict[str, Any], kind: str, file: str) -> Entry:
+        where = f"{file}: {raw.get('id', '?')}"
+        for key in ("id", "system", "question"):
+            if not raw.get(key):
+                raise KnowledgeError(f"{where}: missing {key!r}")
+
+        def text(data: dict[str, Any], inherit: dict[str, Any] | None = None) -> _Text:
+            inherit = inherit or {}
+            document = data.get("document", inherit.get("document"))
+            section = data.get("section", inherit.get("section"))
+            if not document or not section:
+                raise KnowledgeError(f"{where}: an answer needs a document and a section")
+            links = data.get("links", inherit.get("links", []))
+            return _Text(
+                data["answer"].strip(), document, section, tuple(links), data.get("starts")
+            )
+
+        generic = text(raw) if raw.get("answer") else None
+        variants = {s: text(v, raw) for s, v in (raw.get("variants") or {}).items()}
+        return Entry(
+            id=raw["id"],
+            kind=kind,
+            system=raw["system"],
+            question=raw["question"].strip(),
+            generic=generic,
+            variants=variants,
+            counterpart=raw.get("counterpart"),
+        )
+
+    def _build_mention_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for system, names in self.mention_names().items():
+            for name in [system, self.system_name(system), *sum(names.values(), [])]:
+                key = _normalise(name)
+                if index.get(key, system) != system:
+                    raise KnowledgeError(f"sources.yml: {name!r} names both systems")
+                index[key] = system
+        return index
+
+    def _check(self) -> None:
+        """Fail loudly on references that do not resolve, rather than at answer time."""
+        for entry in self.entries.values():
+            if entry.system not in (*SYSTEMS, BOTH):
+                raise KnowledgeError(f"{entry.id}: unknown system {entry.system!r}")
+            if entry.generic is None and set(entry.variants) != set(SYSTEMS):
+                raise KnowledgeError(f"{entry.id}: needs an answer or a variant per system")
+            if entry.counterpart:
+                other = self.entries.get(entry.counterpart)
+                if other is None or other.counterpart != entry.id:
+                    raise KnowledgeError(f"{entry.id}: counterpart must point back to it")
+                if other.system == entry.system:
+                    raise KnowledgeError(f"{entry.id}: counterpart is about the same system")
+            for text in [entry.generic, *entry.variants.values()]:
+                if text is None:
+                    continue
+                sections = self.documents.get(text.document, {}).get("sections", {})
+                if text.section not in sections:
+                    source = f"{text.document}#{text.section}"
+                    raise KnowledgeError(f"{entry.id}: unknown source {source}")
+                for name in text.links:
+                    if name not in self.links:
+                        raise KnowledgeError(f"{entry.id}: unknown link {name!r}")
+                self._check_placeholders(entry.id, text.template)
+        for name, reply in self.replies.items():
+            for text in reply.values() if isinstance(reply, dict) else [reply]:
+                # {reference}, {email}... are filled by the action that sends the reply.
+                fields_removed = re.sub(r"\{[a-z_]+\}", "", text)
+                self._check_placeholders(f"replies.yml: {name}", fields_removed)
+
+    def _check_placeholders(self, where: str, template: str) -> None:
+        for group, name, attribute in _PLACEHOLDER.findall(template):
+            if group == "link" and name not in self.links:
+                raise KnowledgeError(f"{where}: unknown link {name!r}")
+            if group == "contact" and attribute not in self.contacts.get(name, {}):
+                raise KnowledgeError(f"{where}: unknown contact {name}.{attribute}")
+        leftover = re.sub(_PLACEHOLDER, "", template)
+        if "{" in leftover or "}" in leftover:
+            raise KnowledgeError(f"{where}: malformed placeholder in {template[:60]!r}...")
+
+
+def _read_yaml(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9.]+", " ", text.lower()).split())
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+_cache: dict[Path, tuple[int, KnowledgeBase]] = {}
+
+
+def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> KnowledgeBase:
+    """The knowledge base, re-read whenever a file in `directory` changed (no restart needed)."""
+    stamp = max(p.stat().st_mtime_ns for p in directory.glob("*.yml"))
+    cached = _cache.get(directory)
+    if cached is None or cached[0] != stamp:
+        _cache[directory] = (stamp, KnowledgeBase(directory))
+    return _cache[directory][1]

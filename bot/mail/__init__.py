@@ -1,0 +1,1 @@
+"""Mail: the outbox, the delivery worker and the local mail catcher."""

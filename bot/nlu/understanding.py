@@ -1,0 +1,71 @@
+"""What a parsed user message asks for: one decision shared by the actions and `make eval`.
+
+Rasa's FallbackClassifier only looks at the intent. A retrieval intent (`faq`) can win with high
+confidence while the ResponseSelector is unsure which FAQ it is; answering then gives a confident
+wrong answer, so a low sub-intent confidence falls back too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from bot.knowledge.entries import KnowledgeBase
+
+FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+SYSTEM_ENTITIES = ("system", "application", "term")
+FAQ_INTENT = "faq"
+
+
+def faq_confidence_threshold() -> float:
+    """Below this ResponseSelector confidence an FAQ prediction is treated as not understood."""
+    return float(os.environ.get("FAQ_CONFIDENCE_THRESHOLD", "0.5"))
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """`kind` is "faq", "flow", "fallback" or "other" (conversation intents)."""
+
+    kind: str
+    intent: str
+    answer_id: str | None = None
+    confidence: float = 0.0
+
+
+def understand(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
+    """Classify a Rasa parse result (`tracker.latest_message` or `/model/parse` output)."""
+    intent = (parse.get("intent") or {}).get("name") or "nlu_fallback"
+    confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+    if intent in FALLBACK_INTENTS:
+        return Understanding("fallback", intent, confidence=confidence)
+    if intent == FAQ_INTENT or intent.startswith(FAQ_INTENT + "/"):
+        faq_id, faq_confidence = _selected_faq(parse, intent)
+        if faq_id not in kb.entries or faq_confidence < faq_confidence_threshold():
+            return Understanding("fallback", intent, confidence=faq_confidence)
+        return Understanding("faq", intent, faq_id, faq_confidence)
+    if intent in kb.entries:
+        return Understanding("flow", intent, intent, confidence)
+    return Understanding("other", intent, confidence=confidence)
+
+
+def _selected_faq(parse: dict[str, Any], intent: str) -> tuple[str | None, float]:
+    if "/" in intent:  # a button payload such as /faq/massone_cost names the FAQ itself
+        return intent.split("/", 1)[1], 1.0
+    selected = (parse.get("response_selector") or {}).get(FAQ_INTENT) or {}
+    response = selected.get("response") or {}
+    key = response.get("intent_response_key") or ""
+    if not key.startswith(FAQ_INTENT + "/"):
+        return None, 0.0
+    return key.split("/", 1)[1], float(response.get("confidence") or 0.0)
+
+
+def mentioned_system(entities: list[dict[str, Any]], kb: KnowledgeBase) -> str | None:
+    """The one system the message names (by name, application or term); None if none or both."""
+    systems = {
+        kb.system_of_mention(str(entity.get("value", "")))
+        for entity in entities
+        if entity.get("entity") in SYSTEM_ENTITIES
+    }
+    systems.discard(None)
+    return systems.pop() if len(systems) == 1 else None

@@ -1,0 +1,1 @@
+"""Operations: starting the stack and the cluster, benchmarks and measurements."""

@@ -1,0 +1,224 @@
+"""Start everything the bot needs; Ctrl-C stops all of it.
+
+`python -m bot.ops.serve` is what `make run` calls: a local mail catcher (the embedded
+default's SMTP relay, writing each mail to var/mail/), the outbox worker, the web app (reset
+page), the action server and the Rasa server. Tests use `Stack` to run the same processes on
+free ports with a database of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.settings import ROOT
+
+VENV_BIN = Path(sys.executable).parent
+DEFAULT_MODEL = ROOT / "models" / "helpdesk.tar.gz"
+MAIL_DIR = ROOT / "var" / "mail"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen,
+                timeout: float) -> None:
+    """Poll `ready` until it holds; fail early if `process` dies, or after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{what} not ready within {timeout:.0f} s")
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
+    def listening() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    _wait_until(listening, f"port {port}", process, timeout)
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
+    def answers() -> bool:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+
+    _wait_until(answers, url, process, timeout)
+
+
+class Stack:
+    """The whole bot: mail catcher, outbox worker, web app, action server, Rasa server.
+
+    `env` adds settings (DATABASE_URL...) for every process; with `mail_dir` None, no mail
+    catcher runs and the worker delivers to the SMTP relay configured in the environment.
+    """
+
+    def __init__(
+        self,
+        rasa_port: int = 5005,
+        action_port: int = 5055,
+        web_port: int = 8000,
+        smtp_port: int = 8025,
+        model: Path = DEFAULT_MODEL,
+        log_dir: Path | None = None,
+        mail_dir: Path | None = MAIL_DIR,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.rasa_port = rasa_port
+        self.action_port = action_port
+        self.web_port = web_port
+        self.smtp_port = smtp_port
+        self.model = model
+        self.log_dir = log_dir
+        self.mail_dir = mail_dir
+        self.env = {
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
+            "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
+            **(env or {}),
+        }
+        if mail_dir is not None:
+            self.env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port))
+        self.processes: list[subprocess.Popen] = []
+        self._workdir = tempfile.TemporaryDirectory(prefix="helpdesk-stack-")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **self.env}
+        if self.log_dir is None:
+            output = None
+        else:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+        )
+        self.processes.append(process)
+        return process
+
+    def start(self, timeout: float = 180) -> Stack:
+        if not self.model.exists():
+            raise FileNotFoundError(f"no trained model at {self.model}: run `make train`")
+        endpoints = Path(self._workdir.name) / "endpoints.yml"
+        endpoints.write_text(
+            f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
+        )
+        python = str(VENV_BIN / "python")
+        if self.mail_dir is not None:
+            catcher = self._spawn(
+                "mailcatcher",
+                [python, "-m", "bot.mail.catcher", "--dir", str(self.mail_dir),
+                 "--port", str(self.smtp_port)],
+            )
+        self._spawn("mailer", [python, "-m", "bot.mail.worker"])
+        web = self._spawn("web", [python, "-m", "bot.web", "--port", str(self.web_port)])
+        actions = self._spawn(
+            "actions",
+            [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
+             "--port", str(self.action_port)],
+        )
+        rasa = self._spawn(
+            "rasa",
+            [str(VENV_BIN / "rasa"), "run", "--enable-api", "--interface", "127.0.0.1",
+             "--port", str(self.rasa_port), "--model", str(self.model),
+             "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
+        )
+        try:
+            if self.mail_dir is not None:
+                _wait_for_port(self.smtp_port, catcher, timeout)
+            _wait_for_port(self.web_port, web, timeout)
+            _wait_for(f"http://127.0.0.1:{self.action_port}/health", actions, timeout)
+            _wait_for(f"{self.url}/status", rasa, timeout)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+        self._workdir.cleanup()
+
+
+HOW_TO_CHAT = """
+The help-desk bot is running (Ctrl-C stops it).
+  Help pages with the chat: http://127.0.0.1:{web_port}/
+  Agents' console: http://127.0.0.1:{web_port}/console (demo agent: see above)
+  Rasa server (REST + socketio, HTTP API on loopback): http://127.0.0.1:{rasa_port}
+  Action server: http://127.0.0.1:{action_port}
+  Password-reset page: http://127.0.0.1:{web_port}/reset/<token from the e-mail>
+  E-mails (local mail catcher on port {smtp_port}): {mail_dir}/*.eml, also printed here
+
+Chat from a terminal:   .venv/bin/rasa shell --port 5006
+Or over REST:
+  curl -s localhost:{rasa_port}/webhooks/rest/webhook \\
+       -d '{{"sender":"a","message":"does massone cost anything?"}}'
+Try a ticket: "I want to talk to a person", then ask "what is the status of HD-...".
+Tickets filed:          .venv/bin/helpdesk tickets list   (and: tickets show HD-...)
+"""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_until_interrupted(stack: Stack, starting: str, banner: Callable[[], str]) -> int:
+    """Start `stack`, print `banner()`, and keep it up until Ctrl-C, SIGTERM or a crash."""
+    # Explicit handlers: a shell starting us in the background may have set SIGINT to "ignore".
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    print(starting, flush=True)
+    try:
+        stack.start()
+        print(banner(), flush=True)
+        while all(process.poll() is None for process in stack.processes):
+            time.sleep(1)
+        print("A process stopped unexpectedly; stopping the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+def main() -> int:
+    stack = Stack()
+    return run_until_interrupted(
+        stack, "Starting the action server and the Rasa server (about 30 s)...",
+        lambda: HOW_TO_CHAT.format(rasa_port=stack.rasa_port, action_port=stack.action_port,
+                                   web_port=stack.web_port, smtp_port=stack.smtp_port,
+                                   mail_dir=stack.mail_dir),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

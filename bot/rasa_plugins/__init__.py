@@ -1,0 +1,2 @@
+"""Components Rasa loads by name: the sentence encoder, the socket.io channel, the lock and
+tracker stores."""

@@ -1,0 +1,1 @@
+"""Account recovery: identity matching, reset tokens, passwords and the accounts import."""

@@ -1,0 +1,64 @@
+"""What each request collects: the kinds in knowledge/tickets.yml and their fields, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from bot.knowledge.entries import KNOWLEDGE_DIR
+
+FIELD_TYPES = (
+    "email", "phone", "name", "district", "school", "date", "user_name", "reference", "text",
+)
+
+
+@dataclass(frozen=True)
+class RequestField:
+    name: str
+    type: str
+    label: str
+    prompt: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class RequestKind:
+    id: str
+    title: str
+    fields: tuple[RequestField, ...]
+    ticket: bool = True  # False: the answers are looked up, nothing goes to the help desk
+    confirm: bool = True  # read the facts back before acting on them
+    offer_after_advice: bool = False  # give the documents' advice first; a ticket if it fails
+
+    def field(self, name: str) -> RequestField:
+        return next(field for field in self.fields if field.name == name)
+
+    def next_missing(self, facts: dict[str, str]) -> RequestField | None:
+        """The first field without an answer (a skipped optional field counts as answered)."""
+        return next((field for field in self.fields if field.name not in facts), None)
+
+
+def load_request_kinds(path: Path = KNOWLEDGE_DIR / "tickets.yml") -> dict[str, RequestKind]:
+    """The kinds, re-read when the file changes (no restart needed to edit a prompt)."""
+    return _load(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path, _mtime: int) -> dict[str, RequestKind]:
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)["kinds"]
+    kinds = {}
+    for kind_id, data in raw.items():
+        fields = tuple(RequestField(**field) for field in data["fields"])
+        for field in fields:
+            if field.type not in FIELD_TYPES:
+                raise ValueError(f"tickets.yml: {kind_id}.{field.name}: unknown type {field.type}")
+        kinds[kind_id] = RequestKind(
+            id=kind_id, title=data["title"], fields=fields,
+            ticket=data.get("ticket", True), confirm=data.get("confirm", True),
+            offer_after_advice=data.get("offer_after_advice", False),
+        )
+    return kinds

@@ -1,4 +1,5 @@
-"""The recovery forms: validate each answer as it comes, then make the request through bot/."""
+"""The recovery forms: read each message in the light of the question asked, check the answer,
+then make the request through bot/."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.replies import send_answer
 from actions.requests import REQUEST_SLOTS
-from bot.knowledge.entries import Answer, load_knowledge
-from bot.nlu.understanding import understand
+from actions.validation import LEAVE_SLOT, GuidedValidation, answer_question, leave
+from bot.dialogue import in_form
+from bot.dialogue.facts import split_full_name
+from bot.dialogue.turns import Parsed
+from bot.knowledge.entries import SYSTEMS, Answer, KnowledgeBase, load_knowledge
 from bot.recovery.service import RATE_LIMITED, Identity
 from bot.services import conversation_key, recovery_service
 from bot.validation import is_email, is_name, is_user_name, parse_spoken_birth_date
@@ -22,86 +26,186 @@ from bot.validation import is_email, is_name, is_user_name, parse_spoken_birth_d
 FORM_SLOTS = ("account_identifier", "first_name", "last_name", "birth_date", "email",
               "requested_slot")
 MAX_ANSWER = 254
+FIELD_TYPES = {"account_identifier": "account_identifier", "first_name": "name",
+               "last_name": "name", "birth_date": "birth_date", "email": "email"}
+# How people name each detail when they correct it ("I spelled my last name wrong").
+FIELD_LABELS = {
+    "account_identifier": ("user name", "username", "user id", "login"),
+    "first_name": ("first name",),
+    "last_name": ("last name", "surname", "family name"),
+    "birth_date": ("birthday", "birth date", "date of birth", "dob", "birth year", "born"),
+    "email": ("email", "e mail", "email address", "e mail address"),
+}
+FORM_FLOWS = {"username_form": "forgot_username", "password_form": "forgot_password"}
 
 
 def _clean(value: Any) -> str:
     return " ".join(str(value or "").split())[: MAX_ANSWER + 1]
 
 
-class _IdentityValidation:
-    """Each validate_<slot> keeps a good answer or clears the slot with a plain-words reason.
+class _IdentityValidation(GuidedValidation):
+    """A mixin (see GuidedValidation): each validate_<slot> reads the message
+    (bot.dialogue.in_form), then keeps a good answer or says in plain words what is wrong; the
+    form asks again for whatever is still missing."""
 
-    A mixin, not an Action: rasa-sdk registers every Action subclass it finds, and this one has
-    no name of its own.
-    """
-
-    def _refuse(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, reply: str, slot: str
+    def _read(
+        self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
-        """Explain what is wrong, unless the message was a question: then answer it instead.
-
-        Either way the slot stays empty and the form asks for it again.
-        """
+        message = tracker.latest_message or {}
+        typed = tracker.get_slot("requested_slot") == slot and value == message.get("text")
+        if not typed:  # given in the opening message: only checked
+            return self._check(slot, _clean(value), dispatcher, tracker, quiet=True)
         kb = load_knowledge()
-        understood = understand(tracker.latest_message, kb)
-        answer = (
-            kb.resolve(understood.answer_id, tracker.get_slot("system"))
-            if understood.kind == "faq" else None
+        form = self.form_name()  # type: ignore[attr-defined]
+        asked = in_form.Asked(
+            slot, FIELD_TYPES[slot],
+            labels={name: FIELD_LABELS[name] for name in _form_slots(form)},
         )
-        if isinstance(answer, Answer):
-            send_answer(dispatcher, answer)
-        else:
-            dispatcher.utter_message(text=kb.reply(reply))
-        return {slot: None}
+        reading = in_form.read_answer(
+            Parsed.from_rasa(message), asked, kb, tracker.get_slot("system"), FORM_FLOWS[form],
+            is_valid=lambda text: _is_valid(slot, text),
+        )
+        return self._act(reading, slot, dispatcher, tracker, kb, form)
 
-    def _name(self, slot: str, value: Any, dispatcher: CollectingDispatcher,
-              tracker: Tracker) -> dict[str, Any]:
-        text = _clean(value)
-        # "does massone cost anything" passes as letters and spaces: a confident question of
-        # three words or more is taken as a question, not as a name.
-        question = len(text.split()) >= 3 and understand(
-            tracker.latest_message, load_knowledge()
-        ).kind == "faq"
-        if is_name(text) and not question:
-            return {slot: text}
-        return self._refuse(dispatcher, tracker, "invalid_name", slot)
+    def _act(
+        self, reading: in_form.Reading, slot: str, dispatcher: CollectingDispatcher,
+        tracker: Tracker, kb: KnowledgeBase, form: str,
+    ) -> dict[str, Any]:
+        kind = reading.kind
+        if kind == in_form.STOP:
+            return leave("action_stop_flow", slot)
+        if kind == in_form.SWITCH_FLOW:
+            return leave("action_respond", *_form_slots(form))
+        if kind == in_form.QUESTION:
+            remembered = answer_question(dispatcher, kb, reading.entry_id,
+                                         tracker.get_slot("system"))
+            return {slot: None, **remembered}
+        if kind == in_form.OFF_TOPIC:
+            dispatcher.utter_message(text=kb.reply("off_topic_in_form"))
+            return {slot: None}
+        if kind == in_form.SMALL_TALK:
+            dispatcher.utter_message(response=reading.entry_id)
+            return {slot: None}
+        if kind == in_form.WAIT:
+            dispatcher.utter_message(text=kb.reply("take_your_time"))
+            return {slot: None}
+        if kind == in_form.DONT_KNOW:
+            dispatcher.utter_message(text=kb.reply("dont_know", slot))
+            return {slot: None}
+        if kind == in_form.SWITCH_SYSTEM:
+            return self._switch_system(reading.system, slot, dispatcher, kb, form)
+        if kind == in_form.CORRECTION:
+            return self._correct(reading, slot, dispatcher, tracker, kb)
+        return self._check(slot, reading.value or "", dispatcher, tracker)
+
+    def _switch_system(
+        self, system: str | None, slot: str, dispatcher: CollectingDispatcher,
+        kb: KnowledgeBase, form: str,
+    ) -> dict[str, Any]:
+        if system not in SYSTEMS:
+            return {slot: None}
+        answer = kb.resolve(FORM_FLOWS[form], system)
+        if isinstance(answer, Answer) and answer.starts != form:  # no such flow there
+            send_answer(dispatcher, answer)
+            return {**leave("action_listen", *_form_slots(form)), "system": system}
+        dispatcher.utter_message(
+            text=kb.reply("system_switched").format(system=kb.system_name(system))
+        )
+        return {slot: None, "system": system}
+
+    def _correct(
+        self, reading: in_form.Reading, slot: str, dispatcher: CollectingDispatcher,
+        tracker: Tracker, kb: KnowledgeBase,
+    ) -> dict[str, Any]:
+        field = reading.field or slot
+        if reading.value:
+            fixed = self._check(field, reading.value, dispatcher, tracker)
+            if fixed.get(field):
+                dispatcher.utter_message(text=kb.reply("detail_corrected"))
+                return {**fixed, slot: None}
+            return {slot: None}
+        dispatcher.utter_message(text=kb.reply("detail_to_correct"))
+        return {field: None, slot: None}
+
+    def _check(
+        self, slot: str, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+        quiet: bool = False,
+    ) -> dict[str, Any]:
+        """The value to keep, or the slot cleared with a plain-words reason."""
+        kb = load_knowledge()
+        problem = None
+        if slot in ("first_name", "last_name"):
+            pair = split_full_name(text) if slot == "first_name" else None
+            if pair and not tracker.get_slot("last_name") and not quiet:
+                return {"first_name": pair.first, "last_name": pair.last}
+            if is_name(text):
+                return {slot: text}
+            problem = "invalid_name"
+        elif slot == "birth_date":
+            try:
+                return {slot: parse_spoken_birth_date(text).isoformat()}
+            except ValueError as error:
+                problem = ("implausible_birth_date" if "plausible" in str(error)
+                           else "invalid_birth_date")
+        elif slot == "email":
+            if is_email(text.lower()):
+                return {slot: text.lower()}
+            problem = "invalid_email"
+        else:  # account_identifier
+            if is_email(text.lower()):
+                return {slot: text.lower()}
+            if is_user_name(text):
+                return {slot: text}
+            problem = "invalid_identifier"
+        if not quiet:
+            dispatcher.utter_message(text=kb.reply(problem))
+        return {slot: None}
 
     def validate_first_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._name("first_name", value, dispatcher, tracker)
+        return self._read("first_name", value, dispatcher, tracker)
 
     def validate_last_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._name("last_name", value, dispatcher, tracker)
+        return self._read("last_name", value, dispatcher, tracker)
 
     def validate_birth_date(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        try:
-            return {"birth_date": parse_spoken_birth_date(_clean(value)).isoformat()}
-        except ValueError as error:
-            reply = "implausible_birth_date" if "plausible" in str(error) else "invalid_birth_date"
-            return self._refuse(dispatcher, tracker, reply, "birth_date")
+        return self._read("birth_date", value, dispatcher, tracker)
 
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = _clean(value).lower()
-        if is_email(text):
-            return {"email": text}
-        return self._refuse(dispatcher, tracker, "invalid_email", "email")
+        return self._read("email", value, dispatcher, tracker)
 
     def validate_account_identifier(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = _clean(value)
-        if is_email(text.lower()):
-            return {"account_identifier": text.lower()}
-        if is_user_name(text):
-            return {"account_identifier": text}
-        return self._refuse(dispatcher, tracker, "invalid_identifier", "account_identifier")
+        return self._read("account_identifier", value, dispatcher, tracker)
+
+
+def _is_valid(slot: str, text: str) -> bool:
+    """Whether `text` would be kept for `slot` (the checks of _IdentityValidation._check)."""
+    if slot in ("first_name", "last_name"):
+        return is_name(text)
+    if slot == "birth_date":
+        try:
+            parse_spoken_birth_date(text)
+        except ValueError:
+            return False
+        return True
+    if slot == "email":
+        return is_email(text.lower())
+    return is_email(text.lower()) or is_user_name(text)
+
+
+def _form_slots(form: str) -> tuple[str, ...]:
+    if form == "username_form":
+        return ("first_name", "last_name", "birth_date", "email")
+    return ("account_identifier", "first_name", "last_name", "birth_date")
 
 
 class ValidateUsernameForm(_IdentityValidation, FormValidationAction):
@@ -127,7 +231,7 @@ def _identity(tracker: Tracker) -> Identity:
 
 
 def _clear() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in FORM_SLOTS]
+    return [SlotSet(slot, None) for slot in (*FORM_SLOTS, LEAVE_SLOT)]
 
 
 class ActionRequestUsername(Action):
@@ -145,7 +249,7 @@ class ActionRequestUsername(Action):
         )
         reply = "rate_limited" if outcome == RATE_LIMITED else "username_sent"
         dispatcher.utter_message(text=load_knowledge().reply(reply))
-        return _clear()
+        return [*_clear(), SlotSet("last_flow", "forgot_username")]
 
 
 class ActionRequestPasswordReset(Action):
@@ -167,7 +271,7 @@ class ActionRequestPasswordReset(Action):
             "reset_sent", system
         )
         dispatcher.utter_message(text=reply)
-        return _clear()
+        return [*_clear(), SlotSet("last_flow", "forgot_password")]
 
 
 class ActionStopFlow(Action):
@@ -179,10 +283,7 @@ class ActionStopFlow(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        active = (tracker.active_loop or {}).get("name")
-        dispatcher.utter_message(
-            text=load_knowledge().reply("flow_stopped" if active else "nothing_to_stop")
-        )
+        dispatcher.utter_message(text=load_knowledge().reply("flow_stopped"))
         return [
             ActiveLoop(None), *_clear(), SlotSet("pending_question", None),
             *(SlotSet(slot, None) for slot in REQUEST_SLOTS),

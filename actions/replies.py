@@ -1,22 +1,25 @@
-"""Sending answers: the text, its source payload, and the "which system?" buttons."""
+"""Sending what bot/dialogue decided: texts, domain responses, buttons and source payloads."""
 
 from __future__ import annotations
 
-import json
-
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.knowledge.entries import Answer, KnowledgeBase
+from bot.dialogue.turns import Reply, Turn
+from bot.knowledge.entries import Answer
 
-CHOOSE_SYSTEM = "choose_system"
+
+def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    if reply.custom is not None:
+        dispatcher.utter_message(json_message=reply.custom)
+    elif reply.response:
+        dispatcher.utter_message(response=reply.response, buttons=reply.buttons or None)
+    else:
+        dispatcher.utter_message(text=reply.text, buttons=reply.buttons or None)
 
 
-def system_buttons(kb: KnowledgeBase) -> list[dict[str, str]]:
-    """Quick replies that answer "which system?"."""
-    return [
-        {"title": title, "payload": f"/{CHOOSE_SYSTEM}{json.dumps({'system': system})}"}
-        for system, title in kb.replies["system_buttons"].items()
-    ]
+def send_turn(dispatcher: CollectingDispatcher, turn: Turn) -> None:
+    for reply in turn.replies:
+        send(dispatcher, reply)
 
 
 def send_answer(dispatcher: CollectingDispatcher, answer: Answer) -> None:

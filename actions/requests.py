@@ -9,7 +9,6 @@ the answer is the reply to the read-back ("yes", "change the e-mail", "cancel").
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -23,11 +22,14 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from actions.replies import send_answer
+from actions.validation import GuidedValidation, answer_question, leave
 from bot.console.conversation_stats import TICKET
 from bot.db import retry_on_disconnect
+from bot.dialogue import in_form
+from bot.dialogue import reading as dialogue_reading
+from bot.dialogue.turns import Parsed
 from bot.knowledge.entries import Answer, KnowledgeBase, load_knowledge
 from bot.mail.outbox import utc_now
-from bot.nlu.understanding import understand
 from bot.services import conversation_key, directory_admins, record_turn, ticket_service
 from bot.tickets.business_hours import HELP_DESK
 from bot.tickets.fields import FieldProblem, check_answer, clean
@@ -46,7 +48,6 @@ CONFIRMED = "confirmed"
 CHOOSING_FIELD = "choosing_field"  # request_stage after "change something"
 FIELD_ENTITY = "ticket_field"
 DISTRICT_ENTITY = "district"
-_REFERENCE = re.compile(r"\bHD[-\s]?\d{4}[-\s]?\d{1,9}\b", re.IGNORECASE)
 _CHANGE_WORDS = re.compile(r"\b(change|wrong|fix|edit|mistake|typo)\b", re.IGNORECASE)
 STATUS_WORDS = {
     "open": "open: waiting for the help desk",
@@ -56,18 +57,12 @@ STATUS_WORDS = {
 }
 
 
-def start_request(kind_id: str, message: dict[str, Any]) -> list[EventType]:
-    """The events that open the request form for `kind_id`, with a ticket reference the message
-    already gave filled in."""
-    facts: dict[str, str] = {}
-    found = _REFERENCE.search(message.get("text") or "")
-    if kind_id == "ticket_status" and found:
-        reference = load_request_kinds()[kind_id].field("reference")
-        with contextlib.suppress(FieldProblem):  # a malformed one is asked for by the form
-            facts["reference"] = check_answer(reference, found.group(0))
+def start_request(kind_id: str, facts: dict[str, str] | None = None) -> list[EventType]:
+    """The events that open the request form for `kind_id`, with the facts the opening message
+    already gave (bot.dialogue.manager finds them)."""
     return [
         SlotSet("request_kind", kind_id),
-        SlotSet("request_facts", facts),
+        SlotSet("request_facts", dict(facts or {})),
         SlotSet("request_answer", None),
         SlotSet("request_stage", None),
         SlotSet("offered_request", None),
@@ -136,7 +131,7 @@ class ActionAskRequestAnswer(Action):
         return []
 
 
-class ValidateRequestForm(FormValidationAction):
+class ValidateRequestForm(GuidedValidation, FormValidationAction):
     def name(self) -> str:
         return "validate_request_form"
 
@@ -149,39 +144,80 @@ class ValidateRequestForm(FormValidationAction):
         field = kind.next_missing(facts)
         if field is None:
             return self._confirmation(dispatcher, tracker, kind, facts)
-        text = str(value)
+        kb = load_knowledge()
+        parsed = Parsed.from_rasa(tracker.latest_message)
+        asked = in_form.Asked(field.name, field.type, field.optional, labels=_labels(kind))
+        reading = in_form.read_answer(parsed, asked, kb, tracker.get_slot("system"), kind.id,
+                                      is_valid=lambda text: _is_valid(field, text))
+        if reading.kind == in_form.ANSWER:
+            return self._check(dispatcher, tracker, kind, facts, field, reading.value or "")
+        return self._not_an_answer(reading, dispatcher, tracker, kb, kind, facts, field)
+
+    def _check(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, kind: RequestKind,
+        facts: dict[str, str], field: RequestField, text: str,
+    ) -> dict[str, Any]:
         district = _entity(tracker, DISTRICT_ENTITY)
         if field.type == "district" and text.startswith("/") and district:
             text = district  # a suggestion button
         try:
             facts[field.name] = check_answer(field, text)
         except FieldProblem as problem:
-            if not self._answered_question(dispatcher, tracker, field):
-                buttons = [
-                    {"title": name, "payload": _inform_payload(DISTRICT_ENTITY, name)}
-                    for name in problem.suggestions
-                ]
-                dispatcher.utter_message(text=problem.reply, buttons=buttons)
+            buttons = [
+                {"title": name, "payload": _inform_payload(DISTRICT_ENTITY, name)}
+                for name in problem.suggestions
+            ]
+            dispatcher.utter_message(text=problem.reply, buttons=buttons)
             return {"request_answer": None}
         done = kind.next_missing(facts) is None and not kind.confirm
         return {"request_facts": facts, "request_answer": CONFIRMED if done else None}
 
-    @staticmethod
-    def _answered_question(
-        dispatcher: CollectingDispatcher, tracker: Tracker, field: RequestField
-    ) -> bool:
-        """A question typed instead of an answer gets its answer (free-text fields excepted)."""
-        if field.type == "text":
-            return False
-        kb = load_knowledge()
-        understood = understand(tracker.latest_message, kb)
-        if understood.kind != "faq":
-            return False
-        answer = kb.resolve(understood.answer_id, tracker.get_slot("system"))
-        if not isinstance(answer, Answer):
-            return False
-        send_answer(dispatcher, answer)
-        return True
+    def _not_an_answer(
+        self, reading: in_form.Reading, dispatcher: CollectingDispatcher, tracker: Tracker,
+        kb: KnowledgeBase, kind: RequestKind, facts: dict[str, str], field: RequestField,
+    ) -> dict[str, Any]:
+        """A question, a stop, a change of mind...: acted on; the field is asked again."""
+        if reading.kind == in_form.STOP:
+            return leave("action_stop_flow", "request_answer")
+        if reading.kind == in_form.SWITCH_FLOW:
+            return leave("action_respond", *REQUEST_SLOTS)
+        if reading.kind == in_form.SWITCH_SYSTEM and reading.system:
+            if not kind.applies_to(reading.system):
+                answer = kb.resolve(kind.id, reading.system)
+                if isinstance(answer, Answer):
+                    send_answer(dispatcher, answer)
+                return {**leave("action_listen", *REQUEST_SLOTS), "system": reading.system}
+            dispatcher.utter_message(text=kb.reply("system_switched").format(
+                system=kb.system_name(reading.system)))
+            return {"request_answer": None, "system": reading.system}
+        if reading.kind == in_form.CORRECTION and reading.field in facts:
+            if reading.value:
+                try:
+                    facts[reading.field] = check_answer(kind.field(reading.field), reading.value)
+                    dispatcher.utter_message(text=kb.reply("detail_corrected"))
+                except FieldProblem as problem:
+                    dispatcher.utter_message(text=problem.reply)
+            else:
+                facts.pop(reading.field)
+                dispatcher.utter_message(text=kb.reply("detail_to_correct"))
+            return {"request_facts": facts, "request_answer": None}
+        if reading.kind == in_form.DONT_KNOW:
+            if field.optional:
+                facts[field.name] = ""
+                return {"request_facts": facts, "request_answer": None}
+            dispatcher.utter_message(text=kb.reply("dont_know_required"))
+            return {"request_answer": None}
+        if reading.kind == in_form.QUESTION:
+            remembered = answer_question(dispatcher, kb, reading.entry_id,
+                                         tracker.get_slot("system"))
+            return {"request_answer": None, **remembered}
+        if reading.kind == in_form.WAIT:
+            dispatcher.utter_message(text=kb.reply("take_your_time"))
+        elif reading.kind == in_form.SMALL_TALK:
+            dispatcher.utter_message(response=reading.entry_id)
+        else:
+            dispatcher.utter_message(text=kb.reply("off_topic_in_form"))
+        return {"request_answer": None}
 
     def _confirmation(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, kind: RequestKind,
@@ -190,9 +226,14 @@ class ValidateRequestForm(FormValidationAction):
         """The reply to the read-back: yes sends, a field name re-asks it, anything else helps."""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = clean(tracker.latest_message.get("text") or "")
+        if dialogue_reading.is_stop(text) or intent == "stop":
+            return leave("action_stop_flow", "request_answer")
         choosing = tracker.get_slot("request_stage") == CHOOSING_FIELD
-        wants_change = intent == "deny" or bool(_CHANGE_WORDS.search(text))
-        if intent == "affirm" and not wants_change:
+        verdict = dialogue_reading.polarity(text, intent)
+        wants_change = bool(_CHANGE_WORDS.search(text)) or (
+            verdict == dialogue_reading.NO and not choosing
+        )
+        if verdict == dialogue_reading.YES and not wants_change and not choosing:
             return {"request_answer": CONFIRMED, "request_stage": None}
         chosen = _entity(tracker, FIELD_ENTITY)
         if chosen is None and (choosing or wants_change):
@@ -203,12 +244,32 @@ class ValidateRequestForm(FormValidationAction):
             return {"request_facts": facts, "request_answer": None, "request_stage": None}
         if wants_change and not choosing:
             return {"request_answer": None, "request_stage": CHOOSING_FIELD}
+        if choosing and verdict == dialogue_reading.YES:
+            return {"request_answer": CONFIRMED, "request_stage": None}
         dispatcher.utter_message(
             text="Please choose the detail to change, or say \"yes\" to send it as it is."
             if choosing else
             'Please say "yes" to send it, tell me which detail to change, or say "cancel".'
         )
         return {"request_answer": None}
+
+
+def _is_valid(field: RequestField, text: str) -> bool:
+    try:
+        check_answer(field, text)
+    except FieldProblem:
+        return False
+    return True
+
+
+def _labels(kind: RequestKind) -> dict[str, tuple[str, ...]]:
+    """How people name each fact of `kind` when correcting it."""
+    synonyms = {"email": ("email", "e mail", "address"), "phone": ("phone", "number", "cell")}
+    return {
+        field.name: (" ".join(dialogue_reading.words(field.label)),
+                     *synonyms.get(field.type, ()))
+        for field in kind.fields
+    }
 
 
 _NOT_DISTINCTIVE = frozenset("the of to as it or and now what they were contact".split())
@@ -245,9 +306,9 @@ class ActionCompleteRequest(Action):
         conversation = conversation_key(tracker.sender_id)
         try:
             if kind.id == "ticket_status":
-                reply = await _with_database(_status_reply, kb, conversation, facts)
+                reply = await with_database(_status_reply, kb, conversation, facts)
             elif kind.id == "find_directory_admin":
-                reply = await _with_database(directory_admin_reply, kb, facts["district"])
+                reply = await with_database(directory_admin_reply, kb, facts["district"])
             else:
                 request = TicketRequest(
                     kind=kind.id,
@@ -256,7 +317,7 @@ class ActionCompleteRequest(Action):
                     facts=facts,
                     transcript=masked_transcript(tracker.events),
                 )
-                submission = await _with_database(ticket_service().submit, conversation, request)
+                submission = await with_database(ticket_service().submit, conversation, request)
                 if submission.outcome != RATE_LIMITED:
                     await asyncio.to_thread(record_turn, tracker.sender_id, TICKET)
                 reply = _ticket_reply(kb, kind, request, submission.outcome, submission.reference)
@@ -270,7 +331,7 @@ class ActionCompleteRequest(Action):
         return [SlotSet(slot, None) for slot in REQUEST_SLOTS]
 
 
-async def _with_database(function: Callable[..., _T], *args: Any) -> _T:
+async def with_database(function: Callable[..., _T], *args: Any) -> _T:
     """Run a database call in a thread, riding out a short database restart."""
     return await asyncio.to_thread(retry_on_disconnect, lambda: function(*args))
 

@@ -52,12 +52,28 @@ def parse_birth_date(text: str, today: dt.date | None = None) -> dt.date:
     raise ValueError(f"{text!r} is not a date like 1985-03-14 or 03/14/1985")
 
 
+_SHORT_YEAR = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{2})")
+
+
+def _with_full_year(text: str, today: dt.date | None) -> str:
+    match = _SHORT_YEAR.fullmatch(text)
+    if not match:
+        return text
+    month, separator, day, short = match.groups()
+    latest = (today or dt.date.today()).year - YOUNGEST_AGE_YEARS
+    year = (latest // 100) * 100 + int(short)
+    if year > latest:
+        year -= 100
+    return f"{month}{separator}{day}{separator}{year}"
+
+
 def parse_spoken_birth_date(text: str, today: dt.date | None = None) -> dt.date:
     """Also accepts the ways people type dates in a chat ("March 14, 1985", "3-14-85" aside).
 
-    Four-digit years only, month before day when ambiguous (US usage).
+    Month before day when ambiguous (US usage). A two-digit year is read only in a numeric date
+    ("3/14/84"), as the latest year that still makes a plausible date of birth.
     """
-    text = text.strip()
+    text = _with_full_year(text.strip(), today)
     if len(text) > 40 or not re.search(r"\b(1[89]|20)\d\d\b", text):
         raise ValueError("I couldn't read that date")
     try:

@@ -85,9 +85,11 @@ def test_every_answer_renders_with_a_source(kb: KnowledgeBase) -> None:
         ("forgot_username", "massone", ["local MassONE Admin", "781-338-3020"]),
         ("login_incorrect", "massone", ["case sensitive", "daytime telephone number"]),
         ("report_error", "massone", ["browser", "operating system", "error messages"]),
-        ("transfer_account", None, ["effective date", "personal folder"]),
-        ("reactivate_account", None, ["more than a year", "full name, school and district"]),
-        ("report_name_misspelled", None, ["don't use the account"]),
+        ("transfer_account", "massone", ["effective date", "personal folder"]),
+        ("transfer_account", "ese_portal", ["Directory Administrator of your new district"]),
+        ("reactivate_account", "massone", ["more than a year", "full name, school and district"]),
+        ("report_name_misspelled", "massone", ["don't use the account"]),
+        ("report_name_misspelled", "ese_portal", ["MassONE procedure does not apply"]),
     ],
 )
 def test_answers_keep_the_documents_facts(

@@ -14,7 +14,7 @@ from bot.knowledge.entries import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 CONVERSATION = {"greet", "goodbye", "thank", "bot_challenge", "affirm", "deny", "choose_system",
-                "stop", "inform", "out_of_scope"}
+                "stop", "inform", "out_of_scope", "help", "cant_log_in", "retry", "not_received"}
 
 
 def _labels(directory: Path) -> Counter:

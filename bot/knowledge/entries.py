@@ -135,10 +135,10 @@ class KnowledgeBase:
 
         return _PLACEHOLDER.sub(fill, template)
 
-    def reply(self, name: str, system: str | None = None) -> str:
-        """A reply from replies.yml; replies given per system take `system`."""
+    def reply(self, name: str, variant: str | None = None) -> str:
+        """A reply from replies.yml; replies given per system (or per field) take `variant`."""
         reply = self.replies[name]
-        return self.render(reply[system] if isinstance(reply, dict) else reply)
+        return self.render(reply[variant] if isinstance(reply, dict) else reply)
 
     def system_name(self, system: str) -> str:
         return self.systems[system]["name"]

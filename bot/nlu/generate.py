@@ -1,10 +1,12 @@
 """Build what Rasa needs from `knowledge/`: `python -m bot.nlu.generate [--check]`.
 
-Two artefacts:
+Three artefacts:
 - `data/generated/faq_responses.yml`: one `utter_faq/<id>` response per FAQ entry, which Rasa's
   ResponseSelector needs as labels. Its text is the canonical question, not the answer: the
   `action_answer` custom action reads answers from `knowledge/` at run time, so editing an answer
   changes neither this file nor the model. Committed; `--check` fails when it is stale.
+- `data/generated/nlu_openings.yml`: the hand-written examples of data/nlu/ wrapped in
+  greetings, context and closings (bot/nlu/augment.py). Committed; `--check` fails when stale.
 - `build/spacy_pipeline/`: a blank English spaCy pipeline with an `entity_ruler` that finds the
   systems, their applications and system-specific terms (labels `system`, `application`, `term`)
   and Massachusetts school districts (label `district`, from knowledge/districts.csv).
@@ -21,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from bot.knowledge.entries import KnowledgeBase, load_knowledge
+from bot.nlu.augment import OPENINGS_FILE, openings_yaml
 from bot.settings import ROOT
 
 RESPONSES_FILE = ROOT / "data" / "generated" / "faq_responses.yml"
@@ -80,6 +83,8 @@ def stale_files(kb: KnowledgeBase) -> list[str]:
     stale = []
     if not RESPONSES_FILE.exists() or RESPONSES_FILE.read_text() != faq_responses_yaml(kb):
         stale.append(str(RESPONSES_FILE.relative_to(ROOT)))
+    if not OPENINGS_FILE.exists() or OPENINGS_FILE.read_text() != openings_yaml():
+        stale.append(str(OPENINGS_FILE.relative_to(ROOT)))
     if not _spacy_is_current(kb, SPACY_DIR):
         stale.append(str(SPACY_DIR.relative_to(ROOT)))
     return stale
@@ -95,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in stale:
             print(f"stale: {name} (run `make generate`)")
         return 1 if stale else 0
-    responses = faq_responses_yaml(kb)
-    if not RESPONSES_FILE.exists() or RESPONSES_FILE.read_text() != responses:
-        RESPONSES_FILE.parent.mkdir(parents=True, exist_ok=True)
-        RESPONSES_FILE.write_text(responses)
+    for path, text in ((RESPONSES_FILE, faq_responses_yaml(kb)), (OPENINGS_FILE, openings_yaml())):
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
     if str(SPACY_DIR.relative_to(ROOT)) in stale:
         build_spacy_pipeline(kb)
     print(f"generated {len(kb.faq_ids())} FAQ responses and the spaCy pipeline "

@@ -11,11 +11,15 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from bot.dialogue.reading import asks_for_person, forgotten_item
 from bot.knowledge.entries import KnowledgeBase
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 SYSTEM_ENTITIES = ("system", "application", "term")
 FAQ_INTENT = "faq"
+RECOVERY_FLOWS = ("forgot_password", "forgot_username")
+CONFIDENT = 0.8  # sure enough to override how a reply to the bot's question reads
+_NOT_RECOVERY = frozenset({"stop", "retry", "not_received", "deny", "out_of_scope"})
 
 
 def faq_confidence_threshold() -> float:
@@ -35,6 +39,35 @@ class Understanding:
 
 def understand(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     """Classify a Rasa parse result (`tracker.latest_message` or `/model/parse` output)."""
+    return _person_asked(parse, _recovery_named(parse, _classified(parse, kb)))
+
+
+def _person_asked(parse: dict[str, Any], understood: Understanding) -> Understanding:
+    """Someone who asks for a person gets one, whatever else their message says."""
+    text = str(parse.get("text") or "")
+    if understood.answer_id == "human_handoff" or text.startswith("/") or \
+            not asks_for_person(text):
+        return understood
+    if understood.kind in ("fallback", "other") or understood.confidence < CONFIDENT:
+        return Understanding("flow", "human_handoff", "human_handoff", CONFIDENT)
+    return understood
+
+
+def _recovery_named(parse: dict[str, Any], understood: Understanding) -> Understanding:
+    """What the words say was forgotten ("my user name is x and I forgot my password") decides
+    between the two recovery flows, and names one the model was unsure about."""
+    text = str(parse.get("text") or "")
+    item = forgotten_item(text)
+    if item is None or text.startswith("/"):
+        return understood
+    if understood.answer_id in RECOVERY_FLOWS or (
+        understood.kind in ("fallback", "other") and understood.intent not in _NOT_RECOVERY
+    ):
+        return Understanding("flow", item, item, max(understood.confidence, CONFIDENT))
+    return understood
+
+
+def _classified(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     intent = (parse.get("intent") or {}).get("name") or "nlu_fallback"
     confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
     if intent in FALLBACK_INTENTS:

@@ -17,6 +17,7 @@ from bot.validation import is_email, is_name, is_user_name
 
 MAX_TEXT = 1000
 MAX_SHORT = 120
+MAX_NAME_WORDS = 8  # a school's or district's name, not a sentence
 DATE_PAST = dt.timedelta(days=2 * 366)
 DATE_FUTURE = dt.timedelta(days=366)
 UNKNOWN_ANSWERS = frozenset({
@@ -84,9 +85,11 @@ def _email(value: str, _today: dt.date) -> str:
 
 
 def _phone(value: str, _today: dt.date) -> str:
-    match = _PHONE.search(value)
-    outside = value[: match.start()] + value[match.end():] if match else value
-    if match is None or re.search(r"\d", outside):
+    matches = list(_PHONE.finditer(value))
+    match = matches[0] if len(matches) == 1 else None
+    # A short number in words is fine ("best after 3"); a second long one is not.
+    outside = value[: match.start()] + " " + value[match.end():] if match else value
+    if match is None or re.search(r"(?<![\w:])\d{3,}", outside):
         raise FieldProblem(
             "I couldn't read that phone number. Please type a 10-digit number, like "
             "781-555-0100 (add \"ext 12\" for an extension)."
@@ -106,7 +109,8 @@ def _name(value: str, _today: dt.date) -> str:
 
 
 def _short_text(value: str, what: str) -> str:
-    if len(value) > MAX_SHORT or _MARKUP.search(value) or not re.search(r"[^\W\d_]", value):
+    if (len(value) > MAX_SHORT or _MARKUP.search(value) or "@" in value
+            or len(value.split()) > MAX_NAME_WORDS or not re.search(r"[^\W\d_]", value)):
         raise FieldProblem(
             f"Please type the {what}'s name in words ({MAX_SHORT} characters at most), for "
             f"example \"Lincoln Elementary School\"."

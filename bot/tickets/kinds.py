@@ -32,6 +32,12 @@ class RequestKind:
     ticket: bool = True  # False: the answers are looked up, nothing goes to the help desk
     confirm: bool = True  # read the facts back before acting on them
     offer_after_advice: bool = False  # give the documents' advice first; a ticket if it fails
+    # The systems whose help desk takes this request; for the other one the bot only advises.
+    systems: tuple[str, ...] = ("ese_portal", "massone")
+
+    def applies_to(self, system: str) -> bool:
+        """Whether the request is filed for an answer about `system` ("both": any)."""
+        return system == "both" or system in self.systems
 
     def field(self, name: str) -> RequestField:
         return next(field for field in self.fields if field.name == name)
@@ -60,5 +66,6 @@ def _load(path: Path, _mtime: int) -> dict[str, RequestKind]:
             id=kind_id, title=data["title"], fields=fields,
             ticket=data.get("ticket", True), confirm=data.get("confirm", True),
             offer_after_advice=data.get("offer_after_advice", False),
+            systems=tuple(data.get("systems", ("ese_portal", "massone"))),
         )
     return kinds

@@ -86,6 +86,8 @@ class OutboxMail(Base):
     next_attempt_at = Column(DateTime(timezone=True), nullable=False)
     sent_at = Column(DateTime(timezone=True), nullable=True)
     last_error = Column(String(200), nullable=True)  # the SMTP error class and code, no PII
+    # The ticket a mail is about (HD-2026-000123): it goes out with that ticket's reply address.
+    ticket_reference = Column(String(20), nullable=True)
 
 
 class RecoveryAttempt(Base):

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from bot.mail.inbound import part_text
 from bot.settings import VAR, SmtpSettings
 
 log = logging.getLogger("bot.mail.catcher")  # not __name__: that is "__main__" under `python -m`
@@ -51,18 +52,9 @@ def find_links(message: EmailMessage) -> list[str]:
     for part in message.walk():
         if part.get_content_maintype() != "text" or part.is_attachment():
             continue
-        for match in LINK.finditer(_text(part)):
+        for match in LINK.finditer(part_text(part)):
             links.setdefault(match.group().rstrip(LINK_TRAILING), None)
     return list(links)
-
-
-def _text(part: EmailMessage) -> str:
-    """A text part's decoded content; undecodable bytes become U+FFFD rather than an error."""
-    try:
-        return part.get_content()
-    except (LookupError, UnicodeError):  # unknown or lying charset
-        payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
 
 
 def _printable(text: str) -> str:

@@ -1,5 +1,6 @@
 """The `helpdesk` command: `helpdesk accounts import FILE.csv`, `helpdesk admins import FILE.csv`,
-`helpdesk tickets list|show REF`, `helpdesk db upgrade`, `helpdesk demo load`.
+`helpdesk tickets list|show REF`, `helpdesk mail ingest FILE`, `helpdesk db upgrade`,
+`helpdesk demo load`.
 
 Topics living in their own module add themselves through `add_commands(topics)`, setting a
 `handler(args, database_url) -> exit code` default.
@@ -24,7 +25,9 @@ from bot.recovery.accounts_import import import_accounts, read_accounts, read_fi
 from bot.settings import VAR, Settings
 
 # Modules adding a topic of their own through `add_commands(topics)`.
-COMMAND_MODULES = ("bot.directory.cli", "bot.tickets.cli", "bot.console.agents_cli")
+COMMAND_MODULES = (
+    "bot.directory.cli", "bot.tickets.cli", "bot.console.agents_cli", "bot.mail.cli",
+)
 DEMO_AGENT_FILE = VAR / "demo_agent.txt"
 DEMO_ACCOUNTS = Path(__file__).resolve().parent / "demo" / "accounts.csv"
 

@@ -71,7 +71,10 @@ class ResetToken(Base):
 
 
 class OutboxMail(Base):
-    """An e-mail waiting to be sent (written in the same transaction as what caused it)."""
+    """An e-mail waiting to be sent (written in the same transaction as what caused it).
+
+    Once sent, `body` is blanked: a reset link or a user name must not outlive its delivery.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)

@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR / 'helpdesk.sqlite3'}"
 DEFAULT_CHAT_URL = "http://127.0.0.1:5005"
+PRIVATE_FILE = 0o600  # database files and files holding secrets
+PRIVATE_DIRECTORY = 0o700
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,29 @@ def _secret_key(value: str | None) -> bytes:
         return value.encode()
     path = VAR / "secret_key"
     if not path.exists():
-        VAR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        write_private(path, secrets.token_hex(32))
     return path.read_text().strip().encode()
+
+
+def private_directory(path: Path) -> None:
+    """Create `path` (and its parents) if missing; a new folder is for this user only."""
+    path.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by this user only (mode 0600) from the
+    moment the file exists: a secret never sits in a world-readable file, even briefly."""
+    private_directory(path.parent)
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(handle, PRIVATE_FILE)  # an existing file keeps its old mode otherwise
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def make_private(path: Path) -> None:
+    """Create `path` empty with mode 0600 if missing; tighten an existing file of ours that
+    others may read (a database file created before this rule)."""
+    private_directory(path.parent)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(PRIVATE_FILE)

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR / 'helpdesk.sqlite3'}"
 DEFAULT_CHAT_URL = "http://127.0.0.1:5005"
+DEFAULT_RETENTION_DAYS = 30
 PRIVATE_FILE = 0o600  # database files and files holding secrets
 PRIVATE_DIRECTORY = 0o700
 
@@ -34,6 +35,7 @@ class Settings:
     secret_key: bytes
     smtp: SmtpSettings
     chat_url: str = DEFAULT_CHAT_URL  # the Rasa server as browsers reach it (the chat widget)
+    retention_days: int = DEFAULT_RETENTION_DAYS  # conversations older than this are purged
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +54,7 @@ class Settings:
                 sender=env.get("MAIL_FROM") or SmtpSettings.sender,
             ),
             chat_url=(env.get("RASA_PUBLIC_URL") or DEFAULT_CHAT_URL).rstrip("/"),
+            retention_days=int(env.get("CONVERSATION_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ class Settings:
     smtp: SmtpSettings
     chat_url: str = DEFAULT_CHAT_URL  # the Rasa server as browsers reach it (the chat widget)
     retention_days: int = DEFAULT_RETENTION_DAYS  # conversations older than this are purged
+    # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
+    trusted_proxies: tuple[str, ...] = ()
+    require_second_factor: bool = False  # every console agent must use a second factor
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -55,11 +59,27 @@ class Settings:
             ),
             chat_url=(env.get("RASA_PUBLIC_URL") or DEFAULT_CHAT_URL).rstrip("/"),
             retention_days=int(env.get("CONVERSATION_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS),
+            trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
+            require_second_factor=_flag(env.get("CONSOLE_REQUIRE_SECOND_FACTOR")),
         )
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _networks(value: str | None) -> tuple[str, ...]:
+    """Comma-separated addresses or networks ("10.0.0.5, 10.1.0.0/16"), checked and normalised;
+    a mistyped one stops the process with its name rather than trusting something else."""
+    networks = []
+    for item in (value or "").split(","):
+        if item.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"TRUSTED_PROXIES: {item.strip()!r} is not an IP address or "
+                                 "network") from None
+    return tuple(networks)
 
 
 def _secret_key(value: str | None) -> bytes:

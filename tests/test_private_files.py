@@ -71,3 +71,25 @@ def test_caught_mails_are_for_their_owner_only(tmp_path: Path) -> None:
     saved = handler.save(b"Subject: Reset\r\n\r\nhttps://help.example.org/reset/abc\r\n")
     assert mode(saved) == 0o600
     assert mode(tmp_path / "mail") == 0o700
+
+
+def test_mails_sent_before_the_upgrade_lose_their_body_too(tmp_path: Path) -> None:
+    from alembic import command
+
+    from bot.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'pilot.sqlite3'}"
+    command.upgrade(alembic_config(url), "0004")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for sent in ("2026-01-01 10:00:00", None):
+            connection.execute(text(
+                "INSERT INTO outbox (kind, to_address, subject, body, created_at, attempts, "
+                "next_attempt_at, sent_at) VALUES ('password_reset', 'a@example.org', 'Reset', "
+                "'https://help.example.org/reset/secret-token', '2026-01-01', 0, '2026-01-01', "
+                ":sent)"), {"sent": sent})
+    upgrade(url)
+    with engine.connect() as connection:
+        bodies = connection.execute(text("SELECT body FROM outbox ORDER BY id")).scalars().all()
+    engine.dispose()
+    assert bodies == ["", "https://help.example.org/reset/secret-token"]  # the unsent waits

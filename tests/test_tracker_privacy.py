@@ -252,6 +252,18 @@ def test_redaction_is_idempotent_and_keeps_button_intents() -> None:
     assert events[-1]["parse_data"]["entities"]  # the input is not changed
 
 
+def test_values_a_form_collected_are_redacted_where_else_they_were_typed() -> None:
+    opening = user("I forgot my password. Ada Example, born 3/14/1984, user ada.example "
+                   "(about HD-2026-000001)", "forgot_password")
+    events = [event.as_dict() for event in [
+        opening, *OPENING[4:], *(event for events in MIDDLE for event in events), *LAST,
+        SlotSet("request_facts", {"reference": "HD-2026-000001"}),
+    ]]
+    [first] = [event for event in redact_events(events) if event["event"] == "user"][:1]
+    assert first["text"] == ("I forgot my password. [first name] [last name], born "
+                             "[date of birth], user [user name or e-mail] (about HD-2026-000001)")
+
+
 def test_conversations_of_a_real_chat_are_stored_without_personal_data(
     stack: Stack, chat: Chat, tmp_path: Any,
 ) -> None:

@@ -28,6 +28,7 @@ asked instead of what was answered, which stays readable.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -47,6 +48,7 @@ SENSITIVE_SLOTS = frozenset({*ANSWER_LABELS, "request_facts"})
 _FORGETTING = frozenset({"restart", "reset_slots", "session_started"})
 _PAYLOAD = re.compile(r"\s*/")
 MIN_QUOTED = 2  # shorter values are not looked for in other messages
+_RAW_QUOTED = frozenset({"birth_date", "email", "account_identifier"})
 
 
 def redact_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -106,34 +108,55 @@ def _quoted_values(events: list[dict[str, Any]]) -> list[tuple[re.Pattern[str], 
     """Every value a form accepted, as a whole-word pattern with its label, longest first.
 
     Accepted means the slot's value at the end of a turn: the raw text Rasa puts in the slot
-    first is replaced by the validated value (or None) in the same turn, and raw texts are
-    redacted where they were typed anyway.
+    first is replaced by the validated value (or None) in the same turn. Raw answers to the
+    date of birth, e-mail and user-name questions count too (whatever was typed there is
+    personal); raw names do not ("I don't know" typed as a name must not hide every "I don't
+    know"). A date of birth is also looked for as 03/14/1984 and 3/14/1984; a ticket
+    reference, which agents look up, is kept.
     """
     labels: dict[str, str] = {}
     turn: dict[str, Any] = {}
 
+    def quote(name: str, values: Any) -> None:
+        for text in _strings(values):
+            label = ANSWER_LABELS["email"] if "@" in text else ANSWER_LABELS.get(name, FACT_LABEL)
+            for variant in (text, *_date_variants(text)):
+                labels.setdefault(variant, label)
+
     def end_of_turn() -> None:
         for name, value in turn.items():
-            values = value.values() if isinstance(value, dict) else [value]
-            for text in _strings(values):
-                label = ANSWER_LABELS.get(name, FACT_LABEL)
-                labels.setdefault(text, ANSWER_LABELS["email"] if "@" in text else label)
+            if isinstance(value, dict):
+                quote(name, (fact for key, fact in value.items() if key != "reference"))
+            else:
+                quote(name, [value])
         turn.clear()
 
     for event in events:
+        name = event.get("name")
         if event.get("event") == "user":
             end_of_turn()
-        elif event.get("event") == "slot" and event.get("name") in SENSITIVE_SLOTS - {
+        elif event.get("event") == "slot" and name in SENSITIVE_SLOTS - {
             "request_answer"  # "yes", "/affirm": redacted where typed, never quoted
         }:
-            turn[event["name"]] = event.get("value")
+            if name in _RAW_QUOTED and turn.get(name) is not None:
+                quote(name, [turn[name]])
+            turn[name] = event.get("value")
     end_of_turn()
     # Names as typed ("Will" is not "will"); addresses in any case.
     return [
-        (re.compile(rf"(?<![\w@.-]){re.escape(text)}(?![\w@-])",
+        (re.compile(rf"(?<![\w@./-]){re.escape(text)}(?![\w@/-])",
                     re.IGNORECASE if "@" in text else 0), label)
         for text, label in sorted(labels.items(), key=lambda item: -len(item[0]))
     ]
+
+
+def _date_variants(text: str) -> tuple[str, ...]:
+    """ "1984-03-14" also as "03/14/1984" and "3/14/1984"; nothing for other text."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return ()
+    return (f"{day:%m/%d/%Y}", f"{day.month}/{day.day}/{day.year}")
 
 
 def _strings(values: Any) -> Iterator[str]:

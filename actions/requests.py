@@ -31,7 +31,7 @@ from bot.nlu.understanding import understand
 from bot.services import conversation_key, directory_admins, record_turn, ticket_service
 from bot.tickets.business_hours import HELP_DESK
 from bot.tickets.fields import FieldProblem, check_answer, clean
-from bot.tickets.kinds import RequestField, RequestKind, load_request_kinds
+from bot.tickets.kinds import CHOICE, RequestField, RequestKind, load_request_kinds
 from bot.tickets.service import CREATED, FOUND, RATE_LIMITED, TicketRequest, labelled_facts, shown
 from bot.tickets.transcript import masked_transcript
 
@@ -111,10 +111,7 @@ class ActionAskRequestAnswer(Action):
         kind, facts = _kind(tracker), _facts(tracker)
         field = kind.next_missing(facts)
         if field is not None:
-            buttons = (
-                [{"title": "I don't know", "payload": "I don't know"}] if field.optional else []
-            )
-            dispatcher.utter_message(text=field.prompt, buttons=buttons)
+            dispatcher.utter_message(text=field.prompt, buttons=_field_buttons(field, facts))
             return []
         if tracker.get_slot("request_stage") == CHOOSING_FIELD:
             dispatcher.utter_message(
@@ -136,6 +133,16 @@ class ActionAskRequestAnswer(Action):
         return []
 
 
+def _field_buttons(field: RequestField, facts: dict[str, str]) -> list[dict[str, str]]:
+    """"I don't know" for an optional fact; the accounts named so far for a choice among them."""
+    if field.type == CHOICE:
+        return [
+            {"title": shown(facts.get(name, ""))[:60], "payload": f"the {ordinal} account"}
+            for ordinal, name in zip(("first", "second"), field.of, strict=False)
+        ]
+    return [{"title": "I don't know", "payload": "I don't know"}] if field.optional else []
+
+
 class ValidateRequestForm(FormValidationAction):
     def name(self) -> str:
         return "validate_request_form"
@@ -154,7 +161,7 @@ class ValidateRequestForm(FormValidationAction):
         if field.type == "district" and text.startswith("/") and district:
             text = district  # a suggestion button
         try:
-            facts[field.name] = check_answer(field, text)
+            facts[field.name] = check_answer(field, text, facts=facts)
         except FieldProblem as problem:
             if not self._answered_question(dispatcher, tracker, field):
                 buttons = [
@@ -198,7 +205,8 @@ class ValidateRequestForm(FormValidationAction):
         if chosen is None and (choosing or wants_change):
             chosen = _field_named(kind, text)
         if chosen in facts:
-            facts.pop(chosen)
+            for name in (chosen, *kind.dependents(chosen)):  # a choice among it is asked again
+                facts.pop(name, None)
             dispatcher.utter_message(text=f"OK, let's fix the {kind.field(chosen).label.lower()}.")
             return {"request_facts": facts, "request_answer": None, "request_stage": None}
         if wants_change and not choosing:

@@ -29,7 +29,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from bot.mail.inbound import part_text
-from bot.settings import VAR, SmtpSettings
+from bot.settings import VAR, SmtpSettings, private_directory
 
 log = logging.getLogger("bot.mail.catcher")  # not __name__: that is "__main__" under `python -m`
 
@@ -102,7 +102,7 @@ class MailCatcherHandler:
 
     def save(self, data: bytes) -> Path:
         """Write `data` to <directory>/<UTC timestamp>-<counter>.eml via a temporary file."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_directory(self.directory)  # mails hold reset links
         with self._lock:
             number = next(self._counter)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -151,7 +151,7 @@ class MailCatcher:
         """Create the directory and start listening; raises OSError if the port is taken."""
         if self._controller is not None:
             raise RuntimeError("the mail catcher is already running")
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_directory(self.directory)  # mails hold reset links
         controller = Controller(
             self.handler,
             hostname=self.host,

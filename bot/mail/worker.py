@@ -6,7 +6,9 @@ worker. A failed mail is retried with exponential backoff (5 s doubling, at most
 forever: an SMTP outage delays mail, never loses it. Delivery is at least once: if the database
 fails between the SMTP server accepting a mail and the commit, that mail is sent again.
 
-Logs carry mail ids, kinds and error class names only, never addresses or bodies.
+Logs carry mail ids, kinds and error class names only, never addresses or bodies. A sent mail
+keeps no secret: its body (a reset link, a user name) is blanked in the transaction that marks
+it sent; the row keeps the kind, the address, the subject and the times.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ log = logging.getLogger("bot.mail.worker")  # not __name__: that is "__main__" u
 BACKOFF_BASE = dt.timedelta(seconds=5)
 BACKOFF_CAP = dt.timedelta(minutes=15)
 LAST_ERROR_MAX = 200  # OutboxMail.last_error is String(200)
+SENT_BODY = ""  # what a sent mail's body becomes
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -160,6 +163,7 @@ class OutboxWorker:
                         self._failed(mail, error)
                     else:
                         mail.sent_at = self.now()
+                        mail.body = SENT_BODY  # the link or user name is no longer kept
                         sent = 1
             except SQLAlchemyError:
                 if sent:

@@ -33,7 +33,7 @@ from bot.mail.outbox import utc_now
 from bot.services import conversation_key, directory_admins, record_turn, ticket_service
 from bot.tickets.business_hours import HELP_DESK
 from bot.tickets.fields import FieldProblem, check_answer, clean
-from bot.tickets.kinds import RequestField, RequestKind, load_request_kinds
+from bot.tickets.kinds import CHOICE, RequestField, RequestKind, load_request_kinds
 from bot.tickets.service import CREATED, FOUND, RATE_LIMITED, TicketRequest, labelled_facts, shown
 from bot.tickets.transcript import masked_transcript
 
@@ -106,10 +106,7 @@ class ActionAskRequestAnswer(Action):
         kind, facts = _kind(tracker), _facts(tracker)
         field = kind.next_missing(facts)
         if field is not None:
-            buttons = (
-                [{"title": "I don't know", "payload": "I don't know"}] if field.optional else []
-            )
-            dispatcher.utter_message(text=field.prompt, buttons=buttons)
+            dispatcher.utter_message(text=field.prompt, buttons=_field_buttons(field, facts))
             return []
         if tracker.get_slot("request_stage") == CHOOSING_FIELD:
             dispatcher.utter_message(
@@ -131,6 +128,16 @@ class ActionAskRequestAnswer(Action):
         return []
 
 
+def _field_buttons(field: RequestField, facts: dict[str, str]) -> list[dict[str, str]]:
+    """"I don't know" for an optional fact; the accounts named so far for a choice among them."""
+    if field.type == CHOICE:
+        return [
+            {"title": shown(facts.get(name, ""))[:60], "payload": f"the {ordinal} account"}
+            for ordinal, name in zip(("first", "second"), field.of, strict=False)
+        ]
+    return [{"title": "I don't know", "payload": "I don't know"}] if field.optional else []
+
+
 class ValidateRequestForm(GuidedValidation, FormValidationAction):
     def name(self) -> str:
         return "validate_request_form"
@@ -148,7 +155,7 @@ class ValidateRequestForm(GuidedValidation, FormValidationAction):
         parsed = Parsed.from_rasa(tracker.latest_message)
         asked = in_form.Asked(field.name, field.type, field.optional, labels=_labels(kind))
         reading = in_form.read_answer(parsed, asked, kb, tracker.get_slot("system"), kind.id,
-                                      is_valid=lambda text: _is_valid(field, text))
+                                      is_valid=lambda text: _is_valid(field, text, facts))
         if reading.kind == in_form.ANSWER:
             return self._check(dispatcher, tracker, kind, facts, field, reading.value or "")
         return self._not_an_answer(reading, dispatcher, tracker, kb, kind, facts, field)
@@ -161,7 +168,7 @@ class ValidateRequestForm(GuidedValidation, FormValidationAction):
         if field.type == "district" and text.startswith("/") and district:
             text = district  # a suggestion button
         try:
-            facts[field.name] = check_answer(field, text)
+            facts[field.name] = check_answer(field, text, facts=facts)
         except FieldProblem as problem:
             buttons = [
                 {"title": name, "payload": _inform_payload(DISTRICT_ENTITY, name)}
@@ -239,7 +246,8 @@ class ValidateRequestForm(GuidedValidation, FormValidationAction):
         if chosen is None and (choosing or wants_change):
             chosen = _field_named(kind, text)
         if chosen in facts:
-            facts.pop(chosen)
+            for name in (chosen, *kind.dependents(chosen)):  # a choice among it is asked again
+                facts.pop(name, None)
             dispatcher.utter_message(text=f"OK, let's fix the {kind.field(chosen).label.lower()}.")
             return {"request_facts": facts, "request_answer": None, "request_stage": None}
         if wants_change and not choosing:
@@ -254,9 +262,9 @@ class ValidateRequestForm(GuidedValidation, FormValidationAction):
         return {"request_answer": None}
 
 
-def _is_valid(field: RequestField, text: str) -> bool:
+def _is_valid(field: RequestField, text: str, facts: dict[str, str]) -> bool:
     try:
-        check_answer(field, text)
+        check_answer(field, text, facts=facts)
     except FieldProblem:
         return False
     return True

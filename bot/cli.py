@@ -1,5 +1,6 @@
 """The `helpdesk` command: `helpdesk accounts import FILE.csv`, `helpdesk admins import FILE.csv`,
-`helpdesk tickets list|show REF`, `helpdesk db upgrade`, `helpdesk demo load`.
+`helpdesk tickets list|show REF`, `helpdesk agents ...`, `helpdesk conversations purge`,
+`helpdesk mail ingest FILE`, `helpdesk db upgrade`, `helpdesk demo load`.
 
 Topics living in their own module add themselves through `add_commands(topics)`, setting a
 `handler(args, database_url) -> exit code` default.
@@ -21,10 +22,13 @@ from bot.directory.admins_import import import_admins, read_admins
 from bot.directory.cli import DEMO_ADMINS
 from bot.models import Account, DirectoryAdmin
 from bot.recovery.accounts_import import import_accounts, read_accounts, read_file
-from bot.settings import VAR, Settings
+from bot.settings import VAR, Settings, write_private
 
 # Modules adding a topic of their own through `add_commands(topics)`.
-COMMAND_MODULES = ("bot.directory.cli", "bot.tickets.cli", "bot.console.agents_cli")
+COMMAND_MODULES = (
+    "bot.directory.cli", "bot.tickets.cli", "bot.console.agents_cli", "bot.mail.cli",
+    "bot.privacy.cli",
+)
 DEMO_AGENT_FILE = VAR / "demo_agent.txt"
 DEMO_ACCOUNTS = Path(__file__).resolve().parent / "demo" / "accounts.csv"
 
@@ -53,9 +57,7 @@ def demo_load(url: str) -> int:
     print(f"Districts with a demo Directory Administrator: {', '.join(districts)}")
     created = ensure_demo_agent(url)
     if created is not None:  # the demo login is kept for the next `make run` (local demo only)
-        DEMO_AGENT_FILE.parent.mkdir(parents=True, exist_ok=True)
-        DEMO_AGENT_FILE.write_text(" ".join(created) + "\n")
-        DEMO_AGENT_FILE.chmod(0o600)
+        write_private(DEMO_AGENT_FILE, " ".join(created) + "\n")
     if DEMO_AGENT_FILE.exists():
         user, password = DEMO_AGENT_FILE.read_text().split()
         print(f"Demo agent for the console (admin): user name {user}, password {password}")

@@ -15,16 +15,19 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.settings import make_private
+
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets its folder created and foreign keys switched on."""
+    """An engine for `url`. A SQLite file is created readable by this user only (0600; the
+    journal SQLite writes beside it takes the same mode), and gets foreign keys switched on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            make_private(Path(parsed.database))
         engine = create_engine(url, future=True)
         event.listen(engine, "connect", _sqlite_foreign_keys)
         return engine

@@ -71,7 +71,10 @@ class ResetToken(Base):
 
 
 class OutboxMail(Base):
-    """An e-mail waiting to be sent (written in the same transaction as what caused it)."""
+    """An e-mail waiting to be sent (written in the same transaction as what caused it).
+
+    Once sent, `body` is blanked: a reset link or a user name must not outlive its delivery.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
@@ -86,6 +89,8 @@ class OutboxMail(Base):
     next_attempt_at = Column(DateTime(timezone=True), nullable=False)
     sent_at = Column(DateTime(timezone=True), nullable=True)
     last_error = Column(String(200), nullable=True)  # the SMTP error class and code, no PII
+    # The ticket a mail is about (HD-2026-000123): it goes out with that ticket's reply address.
+    ticket_reference = Column(String(20), nullable=True)
 
 
 class RecoveryAttempt(Base):
@@ -225,9 +230,28 @@ class Agent(Base):
     active = Column(Integer, nullable=False, default=1)
     created_at = Column(DateTime(timezone=True), nullable=False)
     last_sign_in_at = Column(DateTime(timezone=True), nullable=True)
+    # The second factor (bot.console.second_factor): TOTP secrets are stored encrypted.
+    totp_secret = Column(String(255), nullable=True)  # set up and confirmed
+    totp_pending_secret = Column(String(255), nullable=True)  # shown, not yet confirmed
+    totp_last_step = Column(Integer, nullable=True)  # the last code's time step: no replay
+    totp_enabled_at = Column(DateTime(timezone=True), nullable=True)
 
     def __repr__(self) -> str:
         return f"<Agent {self.id} {self.role}>"
+
+
+class AgentRecoveryCode(Base):
+    """A single-use code that stands in for an agent's authenticator app: only its SHA-256 is
+    stored (each code carries 80 random bits)."""
+
+    __tablename__ = "agent_recovery_codes"
+
+    id = Column(Integer, primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False,
+                      index=True)
+    code_hash = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    used_at = Column(DateTime(timezone=True), nullable=True)
 
 
 class AgentSession(Base):
@@ -243,13 +267,20 @@ class AgentSession(Base):
     last_seen_at = Column(DateTime(timezone=True), nullable=False)
     expires_at = Column(DateTime(timezone=True), nullable=False)  # absolute limit
     revoked_at = Column(DateTime(timezone=True), nullable=True)  # signed out
+    # "code" (the agent's second factor is asked next) or "setup" (one must be set up first):
+    # such a session opens nothing but that step. None: fully signed in.
+    pending_step = Column(String(10), nullable=True)
 
 
 class AuditEntry(Base):
-    """Who did what in the console outside a ticket's own history (sign-ins, FAQ additions)."""
+    """Who did what in the console outside a ticket's own history (sign-ins, FAQ additions,
+    views of personal data), and from which client address."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_time", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_log_time", "created_at"),
+        Index("ix_audit_log_client", "client", "action", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True)
     agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
@@ -257,6 +288,7 @@ class AuditEntry(Base):
     target = Column(String(120), nullable=False, default="")
     detail = Column(Text, nullable=False, default="{}")  # JSON, no secrets
     created_at = Column(DateTime(timezone=True), nullable=False)
+    client = Column(String(64), nullable=True)  # the client's address (bot.web.common)
 
 
 class Conversation(Base):

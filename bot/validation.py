@@ -1,6 +1,11 @@
-"""Checks on what strangers type: names, e-mail addresses, dates of birth, user names.
+"""Checks on what strangers type: names, e-mail addresses, US phone numbers, dates of birth,
+user names.
 
-Shared by the CSV import and the chat forms, so both accept exactly the same values.
+Shared by the CSV imports and the chat forms, so all accept exactly the same values. E-mail
+addresses and phone numbers are checked by maintained libraries, not by patterns of our own:
+`email-validator` (syntax only: no DNS lookup, ASCII addresses that an SMTP relay without
+SMTPUTF8 can deliver to) and `phonenumbers` (a number that can exist in the US plan, so
+"(000) 000-0000" or ".a..b@example.org" are refused).
 """
 
 from __future__ import annotations
@@ -8,15 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import phonenumbers
 from dateutil import parser as date_parser
+from email_validator import EmailNotValidError, validate_email
+from phonenumbers import Leniency, PhoneNumberMatcher
 
 MAX_NAME = 80
 MAX_EMAIL = 254
+MAX_PHONE = 40
+MAX_EXTENSION = 6
 OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
 YOUNGEST_AGE_YEARS = 3
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
 _NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
-_EMAIL = re.compile(r"[^@\s<>\"',;]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _ISO_OR_US = ("%Y-%m-%d", "%m/%d/%Y")
 
 
@@ -24,8 +33,68 @@ def is_name(text: str) -> bool:
     return len(text) <= MAX_NAME and bool(_NAME.fullmatch(text))
 
 
+def email_problem(text: str) -> str | None:
+    """Why `text` cannot be a deliverable e-mail address (email-validator's own sentence), or
+    None when it can be one. Syntax only: the domain is not looked up."""
+    if len(text) > MAX_EMAIL:
+        return f"An e-mail address has {MAX_EMAIL} characters at most."
+    try:
+        validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        return str(error)
+    return None
+
+
 def is_email(text: str) -> bool:
-    return len(text) <= MAX_EMAIL and bool(_EMAIL.fullmatch(text))
+    return email_problem(text) is None
+
+
+class UnreadablePhone(ValueError):
+    """No single telephone number in the text (none, several, or other digits around it)."""
+
+
+class ImpossiblePhone(ValueError):
+    """A telephone number that cannot exist in the US numbering plan ("(000) 000-0000")."""
+
+
+def _the_number(text: str) -> phonenumbers.PhoneNumberMatch:
+    """The only telephone number written in `text` (UnreadablePhone when there is none, more
+    than one, or a longer run of other digits besides it: "best after 3" is fine)."""
+    if len(text) > MAX_PHONE:
+        raise UnreadablePhone(f"a telephone number has {MAX_PHONE} characters at most")
+    found = list(PhoneNumberMatcher(text, "US", leniency=Leniency.POSSIBLE))
+    if len(found) != 1:
+        raise UnreadablePhone("not exactly one telephone number")
+    if re.search(r"\d{3,}", text[: found[0].start] + " " + text[found[0].end:]):
+        raise UnreadablePhone("digits besides the telephone number")
+    return found[0]
+
+
+def us_phone(text: str) -> str:
+    """The one US telephone number in `text` as "781-555-0100" (plus " ext 12" when given).
+
+    Raises UnreadablePhone when there is no number, more than one, or other digits besides
+    it, and ImpossiblePhone when the number cannot be a real US one.
+    """
+    number = _the_number(text).number
+    extension = number.extension or ""
+    if not phonenumbers.is_valid_number_for_region(number, "US") or (
+        len(extension) > MAX_EXTENSION
+    ):
+        raise ImpossiblePhone("not a number of the US numbering plan")
+    digits = str(number.national_number)
+    formatted = f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+    return f"{formatted} ext {extension}" if extension else formatted
+
+
+def is_us_phone(text: str) -> bool:
+    """Whether `text` is a real US telephone number and nothing else."""
+    try:
+        us_phone(text)
+        match = _the_number(text)
+    except ValueError:
+        return False
+    return not (text[: match.start] + text[match.end:]).strip()
 
 
 def is_user_name(text: str) -> bool:

@@ -53,7 +53,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
         import_admins(session, read_file(DEMO_ADMINS))
     running = Stack(
         rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
-        smtp_port=free_port(), log_dir=ARTIFACTS / "logs", mail_dir=home / "mail",
+        smtp_port=free_port(), inbound_port=free_port(), log_dir=ARTIFACTS / "logs",
+        mail_dir=home / "mail",
         env={"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key"},
     ).start()
     yield running

@@ -66,6 +66,7 @@ def test_reimport_updates_instead_of_duplicating(database_url: str) -> None:
         ("massone,x1,Al,Doe,2999-01-01,a@example.org,,,\n", "not a plausible date"),
         ("massone,x1,Al,Doe,1990-02-30,a@example.org,,,\n", "not a date like"),
         ("massone,x1,Al,Doe,1985-03-14,al@nodomain,,,\n", "email"),
+        ("massone,x1,Al,Doe,1985-03-14,.a..b@example.org,,,\n", "cannot start with a period"),
         ("lunch,x1,Al,Doe,1985-03-14,a@example.org,,,\n", "system must be one of"),
         ("massone,x 1,Al,Doe,1985-03-14,a@example.org,,,\n", "user_name"),
         ("massone,x1,Al,Doe,1985-03-14,a@example.org,,,retired\n", "status must be one of"),

@@ -82,7 +82,8 @@ def test_ambiguous_question_asks_which_system_then_answers() -> None:
 
 
 def test_remembered_system_picks_the_counterpart() -> None:
-    messages, _ = run(ActionRespond(), tracker(faq("massone_helpdesk_contact"), system="ese_portal"))
+    remembered = tracker(faq("massone_helpdesk_contact"), system="ese_portal")
+    messages, _ = run(ActionRespond(), remembered)
     assert messages[1]["custom"]["faq_id"] == "ese_customer_service"
     assert "(781) 338-6600" in messages[0]["text"]
 

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from bot.csv_import import ImportRejected, read_file
 from bot.db import make_engine, session_factory
 from bot.directory.admins import lookup_admins
-from bot.directory.admins_import import import_admins, is_phone, read_admins
+from bot.directory.admins_import import import_admins, read_admins
 from bot.directory.cli import DEMO_ADMINS, add_commands, import_command
 from bot.models import DirectoryAdmin
+from bot.validation import is_us_phone
 
 HEADER = "district,first_name,last_name,email,phone\n"
 GOOD = [
@@ -129,13 +130,23 @@ def test_a_bad_header_is_refused(text: str, reason: str) -> None:
 
 
 def test_phone_numbers() -> None:
+    """Checked by `phonenumbers`: the shape and whether the number can exist in the US."""
     for good in ("(508) 555-0100", "508-555-0100", "508.555.0100", "5085550100",
                  "+1 508 555 0100", "1-508-555-0100", "508-555-0100 x12", "(508) 555-0100 ext. 12",
                  "508 555 0100 extension 7"):
-        assert is_phone(good), good
+        assert is_us_phone(good), good
     for bad in ("555-0100", "508-555-010", "508-555-01000", "(023) 555-0100", "508-055-0100",
-                "508-555-0100 x", "phone", "508-555-0100; DROP TABLE"):
-        assert not is_phone(bad), bad
+                "508-555-0100 x", "phone", "508-555-0100; DROP TABLE", "(000) 000-0000",
+                "+44 20 7946 0958", "508-555-0100 508-555-0101"):
+        assert not is_us_phone(bad), bad
+
+
+def test_impossible_addresses_and_numbers_are_refused_with_their_line() -> None:
+    rows = (HEADER + "Worcester,Al,Doe,.a..b@example.org,\n"
+            + "Worcester,Bo,Doe,bo@example.org,(000) 000-0000\n")
+    with pytest.raises(ImportRejected) as rejected:
+        read_admins(rows)
+    assert "line 2: email" in str(rejected.value) and "line 3: phone" in str(rejected.value)
 
 
 def test_a_file_with_a_byte_order_mark_imports(database_url: str, tmp_path: Path) -> None:

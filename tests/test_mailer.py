@@ -186,6 +186,33 @@ def test_a_queued_mail_is_delivered_once(
     assert len(smtp_server.mailbox.envelopes) == 1
 
 
+def test_a_sent_mail_keeps_no_secret_in_its_row(
+    sessions: sessionmaker[Session], make_server: Any
+) -> None:
+    """A reset link or a user name lives in the outbox only until it is delivered."""
+    link = "https://help.example.org/reset/" + "t" * 43
+    with sessions.begin() as session:
+        reset = enqueue(session, kind="password_reset", to_address=TO, subject="Reset",
+                        body=f"Open this link:\n\n{link}\n", now=T0)
+        session.flush()
+        reset_id = reset.id
+    server = make_server()
+    worker = OutboxWorker(sessions, server.settings(), clock=Clock())
+    assert worker.send_due() == 0  # relay down: the mail waits, whole
+    assert link in load(sessions, reset_id).body
+    server.start()
+    worker.clock.advance(seconds=5)
+    assert worker.send_due() == 1
+    [message] = server.mailbox.messages
+    assert link in message.get_content()
+    sent = load(sessions, reset_id)
+    assert sent.sent_at is not None and sent.body == ""
+    assert (sent.kind, sent.to_address, sent.subject) == ("password_reset", TO, "Reset")
+    with sessions() as session:
+        bodies = session.execute(select(OutboxMail.body)).scalars().all()
+    assert not any("reset/" in body for body in bodies)
+
+
 def test_smtp_down_the_mail_waits_and_is_delivered_once_back(
     sessions: sessionmaker[Session], make_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

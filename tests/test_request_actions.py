@@ -78,6 +78,29 @@ def test_reads_everything_back_with_yes_change_cancel() -> None:
     assert [b["payload"] for b in message["buttons"]] == ["/affirm", "/deny", "/stop"]
 
 
+def test_the_account_to_keep_is_offered_as_the_two_accounts_named() -> None:
+    facts = {"first_account": "jsmith", "second_account": "jsmith2"}
+    [message] = ask(tracker("", request_facts=facts))
+    assert message["text"] == "Which of the two accounts do you want to keep?"
+    assert message["buttons"] == [
+        {"title": "jsmith", "payload": "the first account"},
+        {"title": "jsmith2", "payload": "the second account"},
+    ]
+    slots, _ = validate(tracker("the second account", request_facts=facts))
+    assert slots["request_facts"]["keep_account"] == "jsmith2"
+    slots, [message] = validate(tracker("jsmith3", request_facts=facts))
+    assert slots == {"request_answer": None}
+    assert "which of the two accounts to keep" in message["text"]
+
+
+def test_changing_an_account_asks_again_which_to_keep() -> None:
+    entity = [{"entity": "ticket_field", "value": "second_account"}]
+    slots, _ = validate(tracker('/inform{"ticket_field": "second_account"}', entities=entity,
+                                request_facts=MERGE_FACTS))
+    assert slots["request_facts"] == {"first_account": "jsmith",
+                                      "contact_email": "jon@example.org"}
+
+
 def test_a_good_answer_is_kept_and_the_next_is_asked() -> None:
     slots, messages = validate(tracker("jsmith"))
     assert slots == {"request_facts": {"first_account": "jsmith"}, "request_answer": None}
@@ -120,7 +143,7 @@ def test_a_field_named_in_words_while_choosing() -> None:
 
 
 def test_a_name_shared_by_two_fields_is_not_guessed() -> None:
-    facts = {"old_school": "A", "old_district": "Boston", "new_school": "B",
+    facts = {"user_name": "", "old_school": "A", "old_district": "Boston", "new_school": "B",
              "new_district": "Worcester", "effective_date": "2026-09-01",
              "contact_email": "jon@example.org"}
     slots, [message] = validate(tracker("the school is wrong", request_kind="transfer_account",

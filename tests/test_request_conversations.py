@@ -40,18 +40,20 @@ KINDS = {
     "merge_duplicate_accounts": (
         "I have two MassONE accounts, can you merge them?",
         ["jsmith", "jsmith2", "keep jsmith", "jon.smith@example.org"],
-        ["Second account: jsmith2", "Account to keep: keep jsmith"],
+        ["Second account: jsmith2", "Account to keep: jsmith"],
     ),
     "transfer_account": (
         "I moved to a different district, how do I move my MassONE account?",
-        ["Lincoln Elementary School", "Worcester Public Schools", "Boston Latin School",
-         "boston", "09/01/2026", "jon.smith@example.org"],
-        ["Old district: Worcester", "New district: Boston", "Effective date: 2026-09-01"],
+        ["jon.smith", "Lincoln Elementary School", "Worcester Public Schools",
+         "Boston Latin School", "boston", "09/01/2026", "jon.smith@example.org"],
+        ["User name: jon.smith", "Old district: Worcester", "New district: Boston",
+         "Effective date: 2026-09-01"],
     ),
     "reactivate_account": (
         "my MassONE account was deactivated because I haven't used it",
-        ["Jon Smith", "Lincoln Elementary School", "Springfield", "jon.smith@example.org"],
-        ["Full name: Jon Smith", "District: Springfield"],
+        ["I don't know", "Jon Smith", "Lincoln Elementary School", "Springfield",
+         "jon.smith@example.org"],
+        ["User name: (not given)", "Full name: Jon Smith", "District: Springfield"],
     ),
     "report_error": (
         "I keep getting an error in MassONE",
@@ -101,11 +103,15 @@ def test_each_kind_of_ticket_from_the_chat(stack: Stack, chat: Chat, kind: str) 
 def test_login_trouble_gets_the_advice_first_then_a_ticket(stack: Stack, chat: Chat) -> None:
     first = texts(chat.say("my MassONE login keeps saying incorrect but I type it right"))
     assert "case sensitive" in first and "Did that solve it?" in first
-    assert texts(chat.say("/deny")).endswith("What is your full name?")
+    assert texts(chat.say("/deny")).endswith("What is the user name of the account? "
+                                             "(Say \"I don't know\" if you don't.)")
+    assert texts(chat.say("jon.smith")) == "What is your full name?"
     converse(chat, "Jon Smith", "Lincoln Elementary School", "login.trouble@example.org")
     assert "couldn't read that phone number" in texts(chat.say("12345"))
+    assert "can't be a US phone number" in texts(chat.say("(000) 000-0000"))
     read_back = texts(chat.say("(781) 555-0100 x12"))
     assert "Daytime phone: 781-555-0100 ext 12" in read_back
+    assert "User name: jon.smith" in read_back
     reference_in(texts(chat.say(YES)))
 
 
@@ -128,8 +134,12 @@ def test_correcting_one_field_keeps_the_others(stack: Stack, chat: Chat) -> None
     assert texts(chat.say("the second account is wrong")) == (
         "OK, let's fix the second account.\nAnd the second account?"
     )
-    read_back = texts(chat.say("jsmith3"))
-    assert "Second account: jsmith3" in read_back
+    # The account to keep was chosen between the old two: it is asked again.
+    asked = chat.say("jsmith3")
+    assert texts(asked) == "Which of the two accounts do you want to keep?"
+    assert [button["title"] for button in buttons(asked)] == ["jsmith", "jsmith3"]
+    read_back = texts(chat.say("the second one"))
+    assert "Second account: jsmith3" in read_back and "Account to keep: jsmith3" in read_back
     reference = reference_in(texts(chat.say("yes")))
     ticket, _ = tickets(stack).get(reference)
     assert json.loads(ticket.facts)["contact_email"] == "fixed@example.org"
@@ -145,14 +155,14 @@ def test_cancelling_files_nothing(stack: Stack, chat: Chat) -> None:
 
 
 def test_a_second_request_joins_the_open_one(stack: Stack, chat: Chat) -> None:
-    answers = ["Lincoln Elementary School", "Worcester", "Boston Latin School", "Boston",
-               "09/01/2026", "mover@example.org"]
+    answers = ["I don't know", "Lincoln Elementary School", "Worcester", "Boston Latin School",
+               "Boston", "09/01/2026", "mover@example.org"]
     chat.say("I changed schools, can my MassONE account move with me?")
     converse(chat, *answers)
     first = reference_in(texts(chat.say(YES)))
     again = Chat(stack, sender=chat.sender + "-later")
     again.say("I changed schools, can my MassONE account move with me?")
-    converse(again, *answers[:4], "10/01/2026", answers[5])
+    converse(again, *answers[:5], "10/01/2026", answers[6])
     reply = texts(again.say(YES))
     assert "already have an open request" in reply and reference_in(reply) == first
     ticket, events = tickets(stack).get(first)
@@ -162,6 +172,7 @@ def test_a_second_request_joins_the_open_one(stack: Stack, chat: Chat) -> None:
 
 def test_bad_answers_are_explained_and_asked_again(chat: Chat) -> None:
     chat.say("I moved to a different district, how do I move my MassONE account?")
+    chat.say("I don't know")
     chat.say("Lincoln Elementary School")
     unknown = chat.say("Narnia")
     assert "I don't know a Massachusetts district called \"Narnia\"" in texts(unknown)

@@ -51,6 +51,12 @@ def test_accepted_answers_are_stored_cleanly(type_: str, typed: str, stored: str
         ("phone", "call me maybe", "10-digit number"),
         ("phone", "781-555-0100 or 617-555-0100", "10-digit number"),
         ("email", "a@example.org or b@example.org", "complete e-mail address"),
+        ("email", ".a..b@example.org", "two periods in a row"),
+        ("email", "jane..doe@example.org", "two periods"),
+        ("email", "jane@exa_mple.org", "complete e-mail address"),
+        ("phone", "(000) 000-0000", "can't be a US phone number"),
+        ("phone", "(023) 555-0100", "can't be a US phone number"),
+        ("phone", "+44 20 7946 0958", "can't be a US phone number"),
         ("date", "sometime in 2026", "the day and the month"),
         ("name", "<script>alert(1)</script>", "doesn't look like a name"),
         ("name", "R2D2", "doesn't look like a name"),
@@ -94,3 +100,37 @@ def test_every_kind_in_the_knowledge_ends_with_a_contact_or_is_a_lookup() -> Non
         names = [f.name for f in kind.fields]
         assert len(names) == len(set(names)), kind.id
         assert "contact_email" in names or not kind.ticket, kind.id
+
+
+MERGE = load_request_kinds()["merge_duplicate_accounts"]
+ACCOUNTS = {"first_account": "jsmith", "second_account": "jsmith2"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [("jsmith", "jsmith"), ("keep JSMITH2", "jsmith2"), ("the first one", "jsmith"),
+     ("the second account", "jsmith2"), ("2", "jsmith2"), ("the latter", "jsmith2"),
+     ("the first account", "jsmith")],
+)
+def test_the_account_to_keep_is_one_of_the_two_named(typed: str, kept: str) -> None:
+    keep = MERGE.field("keep_account")
+    assert check_answer(keep, typed, TODAY, facts=ACCOUNTS) == kept
+
+
+@pytest.mark.parametrize("typed", ["jsmith3", "both", "jsmith and jsmith2", "the newer one",
+                                   "the first, jsmith2"])
+def test_an_account_to_keep_that_is_not_one_of_the_two_is_refused(typed: str) -> None:
+    with pytest.raises(FieldProblem) as problem:
+        check_answer(MERGE.field("keep_account"), typed, TODAY, facts=ACCOUNTS)
+    assert problem.value.reply == (
+        'Please tell me which of the two accounts to keep: "jsmith" (the first) or "jsmith2" '
+        "(the second)."
+    )
+
+
+@pytest.mark.parametrize("kind", ["transfer_account", "reactivate_account", "login_incorrect",
+                                  "report_name_misspelled"])
+def test_account_tickets_ask_for_the_user_name_first_and_accept_not_knowing(kind: str) -> None:
+    first = load_request_kinds()[kind].fields[0]
+    assert (first.name, first.type, first.optional) == ("user_name", "user_name", True)
+    assert check_answer(first, "I don't know", TODAY) == ""

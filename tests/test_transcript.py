@@ -116,7 +116,7 @@ def test_bot_messages_without_text_and_other_events_are_skipped() -> None:
     events = [
         bot(None),
         {"event": "bot", "text": None, "data": {"custom": {"faq_id": "x"}}, "timestamp": T},
-        requested("email"),
+        requested("request_answer"),
         {"event": "active_loop", "name": "password_form", "timestamp": T},
         {"event": "user", "text": "   ", "timestamp": T},
         user("ok"),
@@ -129,7 +129,8 @@ def test_bot_messages_without_text_and_other_events_are_skipped() -> None:
 
 
 def test_the_answer_to_a_sensitive_question_is_replaced_entirely() -> None:
-    assert "birth_date" in SENSITIVE_SLOTS
+    assert {"birth_date", "first_name", "last_name", "email", "account_identifier"} == set(
+        SENSITIVE_SLOTS)
     events = [
         requested("birth_date"),
         bot("What is your date of birth? For example 03/14/1985."),
@@ -144,7 +145,7 @@ def test_the_answer_to_a_sensitive_question_is_replaced_entirely() -> None:
         "What is your date of birth? For example [date].",
         "[date of birth]",
         "[button: stop]",
-        "it is [e-mail]",
+        "[e-mail]",
         "thanks, born [date] by the way",
     ]
 
@@ -220,6 +221,7 @@ def test_a_realistic_conversation_keeps_no_address_date_or_number() -> None:
     assert not re.search(r"march 14|1984|3/14|555|0199|8890", text, re.IGNORECASE)
     assert "HD-2026-000123" in text  # the help desk needs the reference
     assert "[date of birth]" in text and "[button: choose_system]" in text
+    assert "Jane" not in text and "[first name]" in text
     assert entries[0] == {"from": "user", "text": "hi, I can't log in to MassONE",
                           "at": "2023-11-14T22:13:21+00:00"}
     assert [entry["from"] for entry in entries].count("bot") == 6

@@ -4,8 +4,15 @@
   policy) and are stored as argon2id hashes.
 * Signing in does the same work and gives the same answer whether the username exists, is
   deactivated or has a wrong password: a missing agent is checked against a dummy hash.
-* At most 5 failed sign-ins per username per 15 minutes (since its last successful one): every
-  failure is an `audit_log` row, and so is every sign-in, sign-out and refusal while locked out.
+* Failed sign-ins are limited per client address and per username, over 15 minutes: 20 from
+  one client whatever the usernames (password spraying), 5 for one username from one client,
+  50 for one username from all clients together (counted since its last successful sign-in).
+  So one client cannot lock an agent out everywhere. Every failure is an `audit_log` row with
+  the client's address, and so is every sign-in, sign-out and refusal while locked out.
+* An agent with a second factor (`bot.console.second_factor`), or every agent when it is
+  required, gets a session that opens only that step (`pending_step`: "code" or "setup", for
+  10 minutes); the code, then, makes it a full session under a new token. Wrong codes count
+  per client and per agent (5 per 15 minutes).
 * A session is a random 256-bit token held in the agent's cookie; only its SHA-256 is stored.
   It ends after 30 minutes without a request (each request slides `last_seen_at`), 8 hours
   after signing in whatever happens, at sign-out, or when the agent is deactivated. Each
@@ -30,6 +37,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.console.second_factor import RECOVERY, check_code
 from bot.mail.outbox import as_utc, utc_now
 from bot.models import AGENT_ROLES, Agent, AgentSession, AuditEntry
 from bot.recovery.passwords import hash_password, needs_rehash, password_problems, verify_password
@@ -41,10 +49,14 @@ USERNAME_RULE = "a username has 3 to 64 characters: lower-case letters, digits, 
 MAX_DISPLAY_NAME = 120
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 SIGNED_IN, REFUSED, LOCKED_OUT = "signed_in", "refused", "locked_out"
+CLIENT_LOCKED = "client_locked"  # too many failures from this client address
+CODE, SETUP = "code", "setup"  # the second-factor step a pending session is waiting for
 AGENT, ADMIN = AGENT_ROLES
 # audit_log actions
 SIGN_IN, SIGN_IN_FAILED, SIGN_IN_LOCKED = "sign_in", "sign_in_failed", "sign_in_locked"
 SIGN_OUT, AGENT_CREATED, AGENT_DEACTIVATED = "sign_out", "agent_created", "agent_deactivated"
+PASSWORD_ACCEPTED, SECOND_FACTOR_FAILED = "password_accepted", "second_factor_failed"
+RECOVERY_CODE_USED = "recovery_code_used"
 MALFORMED_USERNAME = "(malformed username)"
 
 
@@ -58,10 +70,14 @@ class AgentError(ValueError):
 
 @dataclass(frozen=True)
 class AgentLimits:
-    failed_sign_ins: int = 5
+    failed_sign_ins: int = 5  # per username from one client
+    failed_per_client: int = 20  # per client address, whatever the usernames
+    failed_per_username: int = 50  # per username, from every client together
+    failed_codes: int = 5  # wrong second-factor codes per agent
     failed_window: timedelta = timedelta(minutes=15)
     idle_timeout: timedelta = timedelta(minutes=30)
     lifetime: timedelta = timedelta(hours=8)
+    pending_lifetime: timedelta = timedelta(minutes=10)  # to give the second factor
 
 
 @dataclass(frozen=True)
@@ -105,9 +121,20 @@ class ConsoleSession:
 
 @dataclass(frozen=True)
 class SignInResult:
-    outcome: str  # SIGNED_IN, REFUSED or LOCKED_OUT
+    outcome: str  # SIGNED_IN, REFUSED, LOCKED_OUT or CLIENT_LOCKED
     token: str | None = None  # the cookie value, only when signed in
-    session: ConsoleSession | None = None
+    session: ConsoleSession | None = None  # a full session (None while `pending`)
+    pending: str | None = None  # CODE or SETUP: the token opens only that step
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A session past the password, waiting for the second factor (`step`)."""
+
+    id: int
+    agent: AgentInfo
+    step: str
+    csrf_token: str
 
 
 def token_hash(token: str) -> str:
@@ -126,12 +153,13 @@ def username_problems(username: str) -> list[str]:
 
 def audit(
     session: Session, *, action: str, now: datetime, agent_id: int | None = None,
-    target: str = "", detail: dict[str, Any] | None = None,
+    target: str = "", detail: dict[str, Any] | None = None, client: str | None = None,
 ) -> None:
     """Add an audit_log row to `session` (committed with the caller's transaction)."""
     session.add(AuditEntry(
         agent_id=agent_id, action=action, target=target[:120],
         detail=json.dumps(detail or {}, ensure_ascii=False), created_at=now,
+        client=client[:64] if client is not None else None,
     ))
 
 
@@ -143,10 +171,15 @@ class AgentService:
         sessions: sessionmaker,
         limits: AgentLimits = AgentLimits(),
         clock: Callable[[], datetime] = utc_now,
+        *,
+        secret_key: bytes = b"",  # opens the second factor's secrets
+        require_second_factor: bool = False,
     ) -> None:
         self._sessions = sessions
         self.limits = limits
         self._clock = clock
+        self._secret_key = secret_key
+        self.require_second_factor = require_second_factor
 
     def _now(self) -> datetime:
         return as_utc(self._clock())
@@ -217,12 +250,14 @@ class AgentService:
         return True
 
     # ----------------------------------------------------------------- signing in
-    def sign_in(self, username: str, password: str) -> SignInResult:
-        """A new session if the username and password match an active agent.
+    def sign_in(self, username: str, password: str, client: str = "") -> SignInResult:
+        """A new session if the username and password match an active agent: a full one, or
+        one waiting for the second factor (`pending`).
 
         An unknown or deactivated agent and a wrong password take the same work (one argon2
-        verification) and give the same REFUSED; past the failure limit the answer is
-        LOCKED_OUT, without checking the password, whether the username exists or not.
+        verification) and give the same REFUSED; past a failure limit the answer is
+        LOCKED_OUT (this username from this client) or CLIENT_LOCKED (this client), without
+        checking the password, whether the username exists or not.
         """
         username = username.strip().lower()
         well_formed = USERNAME_PATTERN.fullmatch(username) is not None
@@ -235,57 +270,193 @@ class AgentService:
                     select(Agent).where(Agent.username == username)
                 ).scalar_one_or_none()
             agent_id = agent.id if agent is not None else None
-            if well_formed and self._locked_out(session, username, agent, now):
-                audit(session, action=SIGN_IN_LOCKED, now=now, agent_id=agent_id, target=target)
+            locked = self._locked_out(session, username if well_formed else None, agent,
+                                      client, now)
+            if locked is not None:
+                audit(session, action=SIGN_IN_LOCKED, now=now, agent_id=agent_id,
+                      target=target, detail={"by": locked}, client=client)
                 log.info("console sign-in: outcome=%s", LOCKED_OUT)
-                return SignInResult(LOCKED_OUT)
+                return SignInResult(CLIENT_LOCKED if locked == "client" else LOCKED_OUT)
             stored = agent.password_hash if agent is not None else _dummy_hash()
             matches = verify_password(stored, password)
             if agent is None or not agent.active or not matches:
-                audit(session, action=SIGN_IN_FAILED, now=now, agent_id=agent_id, target=target)
+                audit(session, action=SIGN_IN_FAILED, now=now, agent_id=agent_id,
+                      target=target, client=client)
                 log.info("console sign-in: outcome=%s", REFUSED)
                 return SignInResult(REFUSED)
             if needs_rehash(agent.password_hash):
                 agent.password_hash = hash_password(password)
-            agent.last_sign_in_at = now
-            # Sessions that ended long ago are of no use to anyone: drop them.
-            session.execute(
-                delete(AgentSession)
-                .where(AgentSession.agent_id == agent.id,
-                       AgentSession.expires_at < now - timedelta(days=1))
-                .execution_options(synchronize_session=False)
-            )
-            token = secrets.token_urlsafe(32)
-            row = AgentSession(
-                token_hash=token_hash(token), agent_id=agent.id,
-                csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now,
-                expires_at=now + self.limits.lifetime,
-            )
-            session.add(row)
-            session.flush()
-            audit(session, action=SIGN_IN, now=now, agent_id=agent.id, target=username,
-                  detail={"session": row.id})
-            signed_in = ConsoleSession(row.id, AgentInfo.of(agent), row.csrf_token,
-                                       as_utc(row.expires_at))
-        log.info("console sign-in: agent=%s outcome=%s", agent_id, SIGNED_IN)
-        return SignInResult(SIGNED_IN, token, signed_in)
+            pending = CODE if agent.totp_secret else SETUP if self.require_second_factor else None
+            token, signed_in = self._open_session(session, agent, now, client, pending)
+        log.info("console sign-in: agent=%s outcome=%s pending=%s", agent_id, SIGNED_IN,
+                 pending)
+        return SignInResult(SIGNED_IN, token, signed_in, pending)
 
-    def _locked_out(
-        self, session: Session, username: str, agent: Agent | None, now: datetime
-    ) -> bool:
-        """Whether the username used up its failed sign-ins in the window (failures before
-        the agent's last successful sign-in do not count)."""
-        since = now - self.limits.failed_window
-        if agent is not None and agent.last_sign_in_at is not None:
-            since = max(since, as_utc(agent.last_sign_in_at))
-        failures = session.execute(
+    def _open_session(
+        self, session: Session, agent: Agent, now: datetime, client: str, pending: str | None,
+    ) -> tuple[str, ConsoleSession | None]:
+        """A new session row for `agent` (audited) and its token; the ConsoleSession unless it
+        is pending."""
+        if pending is None:
+            agent.last_sign_in_at = now
+        # Sessions that ended long ago are of no use to anyone: drop them.
+        session.execute(
+            delete(AgentSession)
+            .where(AgentSession.agent_id == agent.id,
+                   AgentSession.expires_at < now - timedelta(days=1))
+            .execution_options(synchronize_session=False)
+        )
+        token = secrets.token_urlsafe(32)
+        lifetime = self.limits.lifetime if pending is None else self.limits.pending_lifetime
+        row = AgentSession(
+            token_hash=token_hash(token), agent_id=agent.id,
+            csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now,
+            expires_at=now + lifetime, pending_step=pending,
+        )
+        session.add(row)
+        session.flush()
+        audit(session, action=SIGN_IN if pending is None else PASSWORD_ACCEPTED, now=now,
+              agent_id=agent.id, target=agent.username, detail={"session": row.id},
+              client=client)
+        if pending is not None:
+            return token, None
+        return token, ConsoleSession(row.id, AgentInfo.of(agent), row.csrf_token,
+                                     as_utc(row.expires_at))
+
+    def _failures(self, session: Session, actions: tuple[str, ...], since: datetime,
+                  **equal: str) -> int:
+        """How many `actions` rows since `since` whose columns have the values in `equal`."""
+        return session.execute(
             select(func.count(AuditEntry.id)).where(
-                AuditEntry.action == SIGN_IN_FAILED,
-                AuditEntry.target == username,
-                AuditEntry.created_at > since,
+                AuditEntry.action.in_(actions), AuditEntry.created_at > since,
+                *(getattr(AuditEntry, column) == value for column, value in equal.items()),
             )
         ).scalar_one()
-        return failures >= self.limits.failed_sign_ins
+
+    def _locked_out(
+        self, session: Session, username: str | None, agent: Agent | None, client: str,
+        now: datetime,
+    ) -> str | None:
+        """"client" when this client used up its failed sign-ins in the window, "username"
+        when the username did (from this client, or from every client together; failures
+        before the agent's last successful sign-in do not count); None otherwise."""
+        limits = self.limits
+        window_start = now - limits.failed_window
+        failed = (SIGN_IN_FAILED, SECOND_FACTOR_FAILED)
+        if self._failures(session, failed, window_start, client=client) >= (
+            limits.failed_per_client
+        ):
+            return "client"
+        if username is None:
+            return None
+        since = window_start
+        if agent is not None and agent.last_sign_in_at is not None:
+            since = max(since, as_utc(agent.last_sign_in_at))
+        from_here = self._failures(session, (SIGN_IN_FAILED,), since, target=username,
+                                   client=client)
+        everywhere = self._failures(session, (SIGN_IN_FAILED,), since, target=username)
+        if from_here >= limits.failed_sign_ins or everywhere >= limits.failed_per_username:
+            return "username"
+        return None
+
+    # ----------------------------------------------------------------- the second factor
+    def pending(self, token: str | None) -> PendingSignIn | None:
+        """The sign-in a cookie's token names if it is past the password, waiting for the
+        second factor, and less than 10 minutes old; None otherwise."""
+        if not token or not TOKEN_PATTERN.fullmatch(token):
+            return None
+        now = self._now()
+        with self._sessions() as session:
+            found = session.execute(
+                select(AgentSession, Agent)
+                .join(Agent, Agent.id == AgentSession.agent_id)
+                .where(AgentSession.token_hash == token_hash(token))
+            ).first()
+            if found is None:
+                return None
+            row, agent = found
+            if (row.pending_step is None or row.revoked_at is not None or not agent.active
+                    or now >= as_utc(row.expires_at)):
+                return None
+            return PendingSignIn(row.id, AgentInfo.of(agent), row.pending_step, row.csrf_token)
+
+    def give_code(self, token: str | None, code: str, client: str = "") -> SignInResult:
+        """The second sign-in step: a code from the agent's app or a recovery code turns the
+        pending session into a full one, under a new token."""
+        now = self._now()
+        with self._sessions() as session, session.begin():
+            row, agent = self._pending_row(session, token, CODE, now)
+            if row is None or agent is None:
+                return SignInResult(REFUSED)
+            window_start = now - self.limits.failed_window
+            if self._failures(session, (SIGN_IN_FAILED, SECOND_FACTOR_FAILED), window_start,
+                              client=client) >= self.limits.failed_per_client:
+                return SignInResult(CLIENT_LOCKED)
+            since = window_start
+            if agent.last_sign_in_at is not None:
+                since = max(since, as_utc(agent.last_sign_in_at))
+            if self._failures(session, (SECOND_FACTOR_FAILED,), since,
+                              target=agent.username) >= self.limits.failed_codes:
+                audit(session, action=SIGN_IN_LOCKED, now=now, agent_id=agent.id,
+                      target=agent.username, detail={"by": "code"}, client=client)
+                return SignInResult(LOCKED_OUT)
+            used = check_code(session, agent, code, self._secret_key, now)
+            if used is None:
+                audit(session, action=SECOND_FACTOR_FAILED, now=now, agent_id=agent.id,
+                      target=agent.username, client=client)
+                log.info("console second factor: agent=%s outcome=%s", agent.id, REFUSED)
+                return SignInResult(REFUSED)
+            row.revoked_at = now
+            new_token, signed_in = self._open_session(session, agent, now, client, None)
+            if used == RECOVERY:
+                audit(session, action=RECOVERY_CODE_USED, now=now, agent_id=agent.id,
+                      target=agent.username, client=client)
+        log.info("console second factor: agent=%s outcome=%s by=%s", agent.id, SIGNED_IN, used)
+        return SignInResult(SIGNED_IN, new_token, signed_in)
+
+    def finish_setup(self, token: str | None, client: str = "") -> SignInResult:
+        """After the second factor was set up from a "setup" session: a full session under a
+        new token (REFUSED when the token is not such a session, or no factor is on)."""
+        now = self._now()
+        with self._sessions() as session, session.begin():
+            row, agent = self._pending_row(session, token, SETUP, now)
+            if row is None or agent is None or not agent.totp_secret:
+                return SignInResult(REFUSED)
+            row.revoked_at = now
+            new_token, signed_in = self._open_session(session, agent, now, client, None)
+        return SignInResult(SIGNED_IN, new_token, signed_in)
+
+    @staticmethod
+    def _pending_row(
+        session: Session, token: str | None, step: str, now: datetime
+    ) -> tuple[AgentSession | None, Agent | None]:
+        """The pending session row waiting for `step` and its agent, locked; (None, None) if
+        the token names none that is still usable."""
+        if not token or not TOKEN_PATTERN.fullmatch(token):
+            return None, None
+        found = session.execute(
+            select(AgentSession, Agent)
+            .join(Agent, Agent.id == AgentSession.agent_id)
+            .where(AgentSession.token_hash == token_hash(token))
+            .with_for_update()
+        ).first()
+        if found is None:
+            return None, None
+        row, agent = found
+        if (row.pending_step != step or row.revoked_at is not None or not agent.active
+                or now >= as_utc(row.expires_at)):
+            return None, None
+        return row, agent
+
+    def record_access(
+        self, agent: AgentInfo, action: str, target: str, rows: list[Any], client: str,
+    ) -> None:
+        """Audit that `agent` saw personal data: what (`action`, `target`), which rows, and
+        from which client address."""
+        now = self._now()
+        with self._sessions() as session, session.begin():
+            audit(session, action=action, now=now, agent_id=agent.id, target=target,
+                  detail={"rows": rows}, client=client)
 
     # ----------------------------------------------------------------- sessions
     def session(self, token: str | None) -> ConsoleSession | None:
@@ -305,6 +476,7 @@ class AgentService:
             row, agent = found
             if (
                 row.revoked_at is not None
+                or row.pending_step is not None  # past the password only
                 or not agent.active
                 or now >= as_utc(row.expires_at)
                 or now - as_utc(row.last_seen_at) >= self.limits.idle_timeout

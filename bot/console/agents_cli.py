@@ -1,6 +1,6 @@
 """`helpdesk agents create USERNAME [--name NAME] [--role agent|admin] [--password-stdin]`,
-`helpdesk agents list` and `helpdesk agents deactivate USERNAME`; `ensure_demo_agent` for
-`helpdesk demo load`."""
+`helpdesk agents list`, `helpdesk agents deactivate USERNAME` and `helpdesk agents
+reset-second-factor USERNAME`; `ensure_demo_agent` for `helpdesk demo load`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from bot.console.agents import ADMIN, AgentError, AgentService
+from bot.console.second_factor import SecondFactorService
 from bot.db import make_engine, session_factory, upgrade
 from bot.mail.outbox import as_utc
 from bot.models import AGENT_ROLES
+from bot.settings import Settings
 
 DEMO_AGENT = "demo-agent"
 
@@ -39,6 +41,13 @@ def add_commands(topics: argparse._SubParsersAction) -> None:
     deactivate = commands.add_parser("deactivate", help="stop an agent from signing in")
     deactivate.add_argument("username")
     deactivate.set_defaults(handler=deactivate_command)
+    reset = commands.add_parser(
+        "reset-second-factor",
+        help="remove an agent's second factor and recovery codes (a lost phone) and end their "
+        "sessions; they set one up again from the console",
+    )
+    reset.add_argument("username")
+    reset.set_defaults(handler=reset_second_factor_command)
 
 
 def _service(database_url: str) -> tuple[AgentService, Engine]:
@@ -112,6 +121,22 @@ def deactivate_command(args: argparse.Namespace, database_url: str) -> int:
         print(f"error: no agent {args.username!r}", file=sys.stderr)
         return 1
     print(f"deactivated agent {args.username}; their sessions are ended")
+    return 0
+
+
+def reset_second_factor_command(args: argparse.Namespace, database_url: str) -> int:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        factors = SecondFactorService(session_factory(engine), Settings.from_env().secret_key)
+        found = factors.reset(args.username)
+    finally:
+        engine.dispose()
+    if not found:
+        print(f"error: no agent {args.username!r}", file=sys.stderr)
+        return 1
+    print(f"reset the second factor of {args.username}; their sessions are ended. At their "
+          "next sign-in they set one up again (the console asks for it when it is required).")
     return 0
 
 

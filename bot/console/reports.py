@@ -82,6 +82,7 @@ class AccountDetails:
 
 @dataclass(frozen=True)
 class PartialMatch:
+    id: int  # the recovery attempt's
     at: datetime
     kind: str  # username or password
     system: str
@@ -185,7 +186,7 @@ class ConsoleReports:
                 .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
             ).all()
             items = [
-                PartialMatch(as_utc(attempt.created_at), attempt.kind, attempt.system,
+                PartialMatch(attempt.id, as_utc(attempt.created_at), attempt.kind, attempt.system,
                              _account(account) if account is not None else None)
                 for attempt, account in rows
             ]

@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot.console.agents import AgentInfo
 from bot.knowledge.entries import load_knowledge
+from bot.mail.inbound import size_text
 from bot.mail.outbox import as_utc, enqueue, utc_now
 from bot.models import SYSTEMS, TICKET_KINDS, TICKET_STATUSES, Agent, Ticket, TicketEvent
 from bot.tickets.business_hours import HELP_DESK
+from bot.tickets.mail_replies import ACTION_EMAIL_REPLY as EMAIL_REPLY
 from bot.tickets.service import (
     SEPARATOR,
     kind_title,
@@ -146,7 +148,8 @@ class EventView:
     actor: str
     action: str
     summary: str
-    text: str | None = None  # a note's or a reply's text
+    text: str | None = None  # a note's, a reply's or an e-mailed answer's text
+    attachments: tuple[str, ...] = ()  # an e-mailed answer's: "name (type, size)", not kept
 
 
 @dataclass(frozen=True)
@@ -352,7 +355,7 @@ class TicketDesk:
             )
             mail = enqueue(session, kind="ticket_reply", to_address=ticket.contact_email,
                            subject=f"About your help desk request {reference}", body=body,
-                           now=now)
+                           now=now, ticket_reference=reference)
             session.flush()
             ticket.updated_at = now
             _event(session, ticket, agent, REPLIED, {"text": text, "mail_id": mail.id}, now)
@@ -436,6 +439,26 @@ def _event_view(kind: str, event: TicketEvent) -> EventView:
         summary, text = "Internal note", str(detail.get("text", ""))
     elif action == REPLIED:
         summary, text = "Reply e-mailed to the contact", str(detail.get("text", ""))
+    elif action == EMAIL_REPLY:
+        return _email_reply_view(event, detail)
     else:
         summary = action
+    if action == STATUS_CHANGED and detail.get("because") == EMAIL_REPLY:
+        summary += " (the user answered by e-mail)"
     return EventView(as_utc(event.created_at), event.actor, action, summary, text)
+
+
+def _email_reply_view(event: TicketEvent, detail: dict[str, Any]) -> EventView:
+    """An answer the user e-mailed: from whom, the text, the attachments (listed only)."""
+    summary = f"Answer by e-mail from {detail.get('from', 'the contact')}"
+    if detail.get("cut"):
+        summary += " (long: only its beginning is kept)"
+    listed = detail.get("attachments") or []
+    attachments = tuple(
+        f"{item.get('name')} ({item.get('type')}, {size_text(int(item.get('size') or 0))})"
+        for item in listed if isinstance(item, dict)
+    )
+    if detail.get("attachments_not_listed"):
+        attachments += (f"and {detail['attachments_not_listed']} more",)
+    return EventView(as_utc(event.created_at), event.actor, EMAIL_REPLY, summary,
+                     str(detail.get("text", "")) or None, attachments)

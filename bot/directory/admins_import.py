@@ -8,7 +8,6 @@ administrator, matched on (district, email), rather than duplicating them.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,24 +15,12 @@ from sqlalchemy.orm import Session
 from bot.csv_import import CsvFormat, ImportReport, read_rows, upsert
 from bot.knowledge.districts import match_district
 from bot.models import DirectoryAdmin
-from bot.validation import is_email, is_name
+from bot.validation import email_problem, is_name, is_us_phone
 
 REQUIRED = ("district", "first_name", "last_name", "email")
 OPTIONAL = ("phone",)
 KEY = ("district", "email")
 FORMAT = CsvFormat(required=REQUIRED, optional=OPTIONAL, key=KEY, rows_name="administrators")
-MAX_PHONE = 40
-# A US number: 10 digits (area code and exchange not starting with 0 or 1), an optional +1,
-# any of ( ) . - and spaces between groups, and an optional extension ("x12", "ext. 12").
-_PHONE = re.compile(
-    r"(?:\+?1[ .-]?)?(?:\([2-9]\d\d\)|[2-9]\d\d)[ .-]?[2-9]\d\d[ .-]?\d{4}"
-    r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?",
-    re.IGNORECASE,
-)
-
-
-def is_phone(text: str) -> bool:
-    return len(text) <= MAX_PHONE and bool(_PHONE.fullmatch(text))
 
 
 def _unknown_district(text: str, suggestions: tuple[str, ...]) -> str:
@@ -56,9 +43,10 @@ def _validate_row(values: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     for key in ("first_name", "last_name"):
         if values[key] and not is_name(values[key]):
             problems.append(f"{key} must be letters, spaces, hyphens, apostrophes (80 at most)")
-    if values["email"] and not is_email(values["email"]):
-        problems.append("email is not an address like name@example.org")
-    if values["phone"] and not is_phone(values["phone"]):
+    email_wrong = email_problem(values["email"]) if values["email"] else None
+    if email_wrong is not None:
+        problems.append(f"email is not an address like name@example.org: {email_wrong}")
+    if values["phone"] and not is_us_phone(values["phone"]):
         problems.append("phone is not a US number like (508) 555-0100, ext. 12")
     values["email"] = values["email"].lower()
     return values, problems

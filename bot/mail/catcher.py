@@ -28,7 +28,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from bot.settings import VAR, SmtpSettings
+from bot.mail.inbound import part_text
+from bot.settings import VAR, SmtpSettings, private_directory
 
 log = logging.getLogger("bot.mail.catcher")  # not __name__: that is "__main__" under `python -m`
 
@@ -51,18 +52,9 @@ def find_links(message: EmailMessage) -> list[str]:
     for part in message.walk():
         if part.get_content_maintype() != "text" or part.is_attachment():
             continue
-        for match in LINK.finditer(_text(part)):
+        for match in LINK.finditer(part_text(part)):
             links.setdefault(match.group().rstrip(LINK_TRAILING), None)
     return list(links)
-
-
-def _text(part: EmailMessage) -> str:
-    """A text part's decoded content; undecodable bytes become U+FFFD rather than an error."""
-    try:
-        return part.get_content()
-    except (LookupError, UnicodeError):  # unknown or lying charset
-        payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
 
 
 def _printable(text: str) -> str:
@@ -110,7 +102,7 @@ class MailCatcherHandler:
 
     def save(self, data: bytes) -> Path:
         """Write `data` to <directory>/<UTC timestamp>-<counter>.eml via a temporary file."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_directory(self.directory)  # mails hold reset links
         with self._lock:
             number = next(self._counter)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -159,7 +151,7 @@ class MailCatcher:
         """Create the directory and start listening; raises OSError if the port is taken."""
         if self._controller is not None:
             raise RuntimeError("the mail catcher is already running")
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_directory(self.directory)  # mails hold reset links
         controller = Controller(
             self.handler,
             hostname=self.host,

@@ -22,13 +22,16 @@ def as_utc(moment: dt.datetime) -> dt.datetime:
 
 def enqueue(
     session: Session, *, kind: str, to_address: str, subject: str, body: str,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, ticket_reference: str | None = None,
 ) -> OutboxMail:
-    """Add a mail to `session`; it is sent only if the caller's transaction commits."""
+    """Add a mail to `session`; it is sent only if the caller's transaction commits.
+
+    A mail about a ticket names its `ticket_reference`: replies to it then reach the ticket.
+    """
     now = now or utc_now()
     mail = OutboxMail(
         kind=kind, to_address=to_address, subject=subject, body=body,
-        created_at=now, attempts=0, next_attempt_at=now,
+        created_at=now, attempts=0, next_attempt_at=now, ticket_reference=ticket_reference,
     )
     session.add(mail)
     return mail

@@ -6,7 +6,9 @@ worker. A failed mail is retried with exponential backoff (5 s doubling, at most
 forever: an SMTP outage delays mail, never loses it. Delivery is at least once: if the database
 fails between the SMTP server accepting a mail and the commit, that mail is sent again.
 
-Logs carry mail ids, kinds and error class names only, never addresses or bodies.
+Logs carry mail ids, kinds and error class names only, never addresses or bodies. A sent mail
+keeps no secret: its body (a reset link, a user name) is blanked in the transaction that marks
+it sent; the row keeps the kind, the address, the subject and the times.
 """
 
 from __future__ import annotations
@@ -27,15 +29,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, session_factory, upgrade
+from bot.mail.inbound import tagged_address
 from bot.mail.outbox import as_utc, utc_now
 from bot.models import OutboxMail
-from bot.settings import Settings, SmtpSettings
+from bot.settings import InboundMailSettings, Settings, SmtpSettings
 
 log = logging.getLogger("bot.mail.worker")  # not __name__: that is "__main__" under `python -m`
 
 BACKOFF_BASE = dt.timedelta(seconds=5)
 BACKOFF_CAP = dt.timedelta(minutes=15)
 LAST_ERROR_MAX = 200  # OutboxMail.last_error is String(200)
+SENT_BODY = ""  # what a sent mail's body becomes
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -56,12 +60,17 @@ def describe_error(error: BaseException) -> str:
     return text[:LAST_ERROR_MAX]
 
 
-def build_message(smtp: SmtpSettings, mail: OutboxMail) -> EmailMessage:
-    """The plain-text e-mail for `mail`, with Date and a Message-ID on the sender's domain."""
+def build_message(
+    smtp: SmtpSettings, mail: OutboxMail, inbound_address: str = InboundMailSettings.address
+) -> EmailMessage:
+    """The plain-text e-mail for `mail`, with Date and a Message-ID on the sender's domain; a
+    mail about a ticket gets a Reply-To with its reference (helpdesk+HD-2026-000123@...)."""
     domain = parseaddr(smtp.sender)[1].rpartition("@")[2] or "localhost"
     message = EmailMessage()
     message["From"] = smtp.sender
     message["To"] = mail.to_address
+    if mail.ticket_reference:
+        message["Reply-To"] = tagged_address(inbound_address, mail.ticket_reference)
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(utc_now())
     message["Message-ID"] = make_msgid(idstring=f"outbox.{mail.id}", domain=domain)
@@ -69,9 +78,11 @@ def build_message(smtp: SmtpSettings, mail: OutboxMail) -> EmailMessage:
     return message
 
 
-def send_message(smtp: SmtpSettings, mail: OutboxMail) -> None:
+def send_message(
+    smtp: SmtpSettings, mail: OutboxMail, inbound_address: str = InboundMailSettings.address
+) -> None:
     """Send `mail` through the SMTP server in `smtp`; raises SMTPException or OSError."""
-    message = build_message(smtp, mail)
+    message = build_message(smtp, mail, inbound_address)
     client: smtplib.SMTP
     if smtp.ssl:
         client = smtplib.SMTP_SSL(
@@ -108,11 +119,13 @@ class OutboxWorker:
         smtp: SmtpSettings,
         clock: Callable[[], dt.datetime] = utc_now,
         batch_size: int = 20,
+        inbound_address: str = InboundMailSettings.address,  # replies to tickets go here
     ) -> None:
         self.sessions = sessions
         self.smtp = smtp
         self.clock = clock
         self.batch_size = batch_size
+        self.inbound_address = inbound_address
 
     def now(self) -> dt.datetime:
         return as_utc(self.clock())
@@ -145,11 +158,12 @@ class OutboxWorker:
                         return None
                     mail_id, kind = mail.id, mail.kind
                     try:
-                        send_message(self.smtp, mail)
+                        send_message(self.smtp, mail, self.inbound_address)
                     except Exception as error:  # any error: one bad mail must not block the rest
                         self._failed(mail, error)
                     else:
                         mail.sent_at = self.now()
+                        mail.body = SENT_BODY  # the link or user name is no longer kept
                         sent = 1
             except SQLAlchemyError:
                 if sent:
@@ -219,7 +233,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        OutboxWorker(session_factory(engine), settings.smtp).run(stop)
+        OutboxWorker(
+            session_factory(engine), settings.smtp, inbound_address=settings.inbound.address
+        ).run(stop)
     finally:
         engine.dispose()
 

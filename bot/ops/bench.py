@@ -542,7 +542,8 @@ def single_server(workdir: Path) -> Iterator[Target]:
     recreate_database(DATABASE_URL)
     upgrade(DATABASE_URL)
     stack = Stack(rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
-                  smtp_port=free_port(), log_dir=workdir / "logs", mail_dir=workdir / "mail",
+                  smtp_port=free_port(), inbound_port=free_port(), log_dir=workdir / "logs",
+                  mail_dir=workdir / "mail",
                   env={"DATABASE_URL": DATABASE_URL, "SECRET_KEY": "bench-secret-key"})
     try:
         stack.start()

@@ -33,6 +33,7 @@ from bot.ops.serve import (
     run_until_interrupted,
 )
 from bot.rasa_plugins.lock_store import TICKET_LOCK_LIFETIME
+from bot.settings import write_private
 
 CLUSTER_DIR = ROOT / "var" / "cluster"
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/helpdesk"
@@ -225,7 +226,7 @@ class Cluster(Stack):
         subprocess.run([python, "-m", "bot.cli", "db", "upgrade"], check=True, cwd=ROOT,
                        env={**os.environ, **self.env}, stdout=subprocess.DEVNULL)
         endpoints = self.directory / "endpoints.yml"
-        endpoints.write_text(endpoints_yaml(
+        write_private(endpoints, endpoints_yaml(  # it holds the tracker store's password
             f"http://127.0.0.1:{self.topology.action_front_port}/webhook",
             self.tracker_store_url, self.lock_store_url,
         ))

@@ -31,7 +31,7 @@ PEOPLE = [
     ["I forgot my ELAR password", "ada.example", "Ada", "Example", "03/14/1984"],
     ["I forgot my ESE security portal password", "dan.sample", "Dan", "Sample", "01/30/1972"],
 ]
-TRANSFER = ["I changed schools, can my MassONE account move with me?",
+TRANSFER = ["I changed schools, can my MassONE account move with me?", "I don't know",
             "Lincoln Elementary School", "Worcester", "Boston Latin School", "Boston",
             "09/01/2026"]
 _LINK = re.compile(r"https?://\S+/reset/\S+")

@@ -1,8 +1,9 @@
 """Start everything the bot needs; Ctrl-C stops all of it.
 
 `python -m bot.ops.serve` is what `make run` calls: a local mail catcher (the embedded
-default's SMTP relay, writing each mail to var/mail/), the outbox worker, the web app (reset
-page), the action server and the Rasa server. Tests use `Stack` to run the same processes on
+default's SMTP relay, writing each mail to var/mail/), the outbox worker, the inbound mail
+listener (users' replies by e-mail), the web app (reset page), the action server and the Rasa
+server. Tests use `Stack` to run the same processes on
 free ports with a database of their own.
 """
 
@@ -19,7 +20,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.settings import ROOT
+from bot.mail.inbound import tagged_address
+from bot.settings import ROOT, Settings
 
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_MODEL = ROOT / "models" / "helpdesk.tar.gz"
@@ -65,7 +67,8 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 
 class Stack:
-    """The whole bot: mail catcher, outbox worker, web app, action server, Rasa server.
+    """The whole bot: mail catcher, outbox worker, inbound mail listener, web app, action
+    server, Rasa server.
 
     `env` adds settings (DATABASE_URL...) for every process; with `mail_dir` None, no mail
     catcher runs and the worker delivers to the SMTP relay configured in the environment.
@@ -77,6 +80,7 @@ class Stack:
         action_port: int = 5055,
         web_port: int = 8000,
         smtp_port: int = 8025,
+        inbound_port: int = 8026,
         model: Path = DEFAULT_MODEL,
         log_dir: Path | None = None,
         mail_dir: Path | None = MAIL_DIR,
@@ -86,6 +90,7 @@ class Stack:
         self.action_port = action_port
         self.web_port = web_port
         self.smtp_port = smtp_port
+        self.inbound_port = inbound_port
         self.model = model
         self.log_dir = log_dir
         self.mail_dir = mail_dir
@@ -131,6 +136,9 @@ class Stack:
                  "--port", str(self.smtp_port)],
             )
         self._spawn("mailer", [python, "-m", "bot.mail.worker"])
+        receiver = self._spawn(
+            "mailreceiver", [python, "-m", "bot.mail.receiver", "--port", str(self.inbound_port)]
+        )
         web = self._spawn("web", [python, "-m", "bot.web", "--port", str(self.web_port)])
         actions = self._spawn(
             "actions",
@@ -146,6 +154,7 @@ class Stack:
         try:
             if self.mail_dir is not None:
                 _wait_for_port(self.smtp_port, catcher, timeout)
+            _wait_for_port(self.inbound_port, receiver, timeout)
             _wait_for_port(self.web_port, web, timeout)
             _wait_for(f"http://127.0.0.1:{self.action_port}/health", actions, timeout)
             _wait_for(f"{self.url}/status", rasa, timeout)
@@ -176,6 +185,8 @@ The help-desk bot is running (Ctrl-C stops it).
   Action server: http://127.0.0.1:{action_port}
   Password-reset page: http://127.0.0.1:{web_port}/reset/<token from the e-mail>
   E-mails (local mail catcher on port {smtp_port}): {mail_dir}/*.eml, also printed here
+  Replies by e-mail (SMTP listener on port {inbound_port}): to {reply_address}
+    from the ticket's contact address; or a mailbox file: .venv/bin/helpdesk mail ingest FILE
 
 Chat from a terminal:   .venv/bin/rasa shell --port 5006
 Or over REST:
@@ -212,11 +223,13 @@ def run_until_interrupted(stack: Stack, starting: str, banner: Callable[[], str]
 
 def main() -> int:
     stack = Stack()
+    reply_address = tagged_address(Settings.from_env().inbound.address, "HD-<year>-<number>")
     return run_until_interrupted(
         stack, "Starting the action server and the Rasa server (about 30 s)...",
         lambda: HOW_TO_CHAT.format(rasa_port=stack.rasa_port, action_port=stack.action_port,
                                    web_port=stack.web_port, smtp_port=stack.smtp_port,
-                                   mail_dir=stack.mail_dir),
+                                   mail_dir=stack.mail_dir, inbound_port=stack.inbound_port,
+                                   reply_address=reply_address),
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.csv_import import CsvFormat, ImportRejected, ImportReport, read_file, read_rows, upsert
 from bot.models import ACCOUNT_STATUSES, SYSTEMS, Account
-from bot.validation import is_email, is_name, is_user_name, parse_birth_date
+from bot.validation import email_problem, is_name, is_user_name, parse_birth_date
 
 __all__ = ["ImportRejected", "ImportReport", "import_accounts", "read_accounts", "read_file"]
 
@@ -35,8 +35,9 @@ def _validate_row(values: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     for key in ("first_name", "last_name"):
         if values[key] and not is_name(values[key]):
             problems.append(f"{key} must be letters, spaces, hyphens, apostrophes (80 at most)")
-    if values["email"] and not is_email(values["email"]):
-        problems.append("email is not an address like name@example.org")
+    email_wrong = email_problem(values["email"]) if values["email"] else None
+    if email_wrong is not None:
+        problems.append(f"email is not an address like name@example.org: {email_wrong}")
     for key in ("district", "school"):
         if len(values[key]) > 120 or not _FREE_TEXT.fullmatch(values[key]):
             problems.append(f"{key} must be plain text of 120 characters at most")

@@ -1,7 +1,9 @@
 """Checks on each answer a request collects (field types of knowledge/tickets.yml).
 
 `check_answer(field, text)` returns the value to store or raises `FieldProblem` with a reply
-in plain words (and, for districts, the nearest names to offer as buttons).
+in plain words (and, for districts, the nearest names to offer as buttons). An
+`account_choice` (the account to keep in a merge) must name one of the accounts given before,
+by its name or as "the first" / "the second": `check_answer(..., facts=...)` gets them.
 """
 
 from __future__ import annotations
@@ -12,8 +14,15 @@ from dataclasses import dataclass
 
 from dateutil import parser as date_parser
 
-from bot.tickets.kinds import RequestField
-from bot.validation import is_email, is_name, is_user_name
+from bot.tickets.kinds import CHOICE, RequestField
+from bot.validation import (
+    ImpossiblePhone,
+    UnreadablePhone,
+    email_problem,
+    is_name,
+    is_user_name,
+    us_phone,
+)
 
 MAX_TEXT = 1000
 MAX_SHORT = 120
@@ -36,11 +45,6 @@ _LEAD_IN = re.compile(
 _EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MARKUP = re.compile(r"[<>]")
-_PHONE = re.compile(
-    r"(?:\+?1[\s.-]*)?\(?(\d{3})\)?[\s.-]*(\d{3})[\s.-]*(\d{4})"
-    r"(?:\s*(?:x|ext\.?|extension)\s*(\d{1,6}))?",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -56,8 +60,13 @@ def clean(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text or "").split())
 
 
-def check_answer(field: RequestField, text: str, today: dt.date | None = None) -> str:
-    """The value to store for `field`, or FieldProblem. "" means "the user doesn't know"."""
+def check_answer(
+    field: RequestField, text: str, today: dt.date | None = None,
+    facts: dict[str, str] | None = None,
+) -> str:
+    """The value to store for `field`, or FieldProblem. "" means "the user doesn't know".
+
+    `facts` are the answers so far (an `account_choice` chooses among them)."""
     value = clean(text)
     if field.optional and value.lower().strip(".!") in UNKNOWN_ANSWERS:
         return ""
@@ -68,35 +77,80 @@ def check_answer(field: RequestField, text: str, today: dt.date | None = None) -
             f"That's {len(value):,} characters; I can take {MAX_TEXT:,} at most. "
             "Please shorten it to the essentials."
         )
+    if field.type == CHOICE:
+        return _account_choice(value, [(facts or {}).get(name, "") for name in field.of])
     if field.type != "text":
         value = _LEAD_IN.sub("", value).strip(" .!") or value
     return _CHECKS[field.type](value, today or dt.date.today())
 
 
+# "the first (one)", "the second account", "the latter"; a bare "1", "two", "#2" too.
+_ORDINALS = (
+    re.compile(r"\b(?:first|1st|former)\b|^\W*(?:(?:the|number|no|account)\W+)*(?:1|one)\W*$",
+               re.IGNORECASE),
+    re.compile(r"\b(?:second|2nd|latter)\b|^\W*(?:(?:the|number|no|account)\W+)*(?:2|two)\W*$",
+               re.IGNORECASE),
+)
+_ORDINAL_NAMES = ("first", "second")
+
+
+def _account_choice(value: str, options: list[str]) -> str:
+    """The option `value` names (as given before), by its text or its position."""
+    named = set()
+    rest = value
+    for position, option in enumerate(options):
+        if not option:
+            continue
+        said = re.compile(rf"(?<![\w.@-]){re.escape(option)}(?![\w.@-])", re.IGNORECASE)
+        if said.search(value):
+            named.add(position)
+            rest = said.sub(" ", rest)  # "account first.one" says no ordinal
+    for position, ordinal in enumerate(_ORDINALS[: len(options)]):
+        if ordinal.search(rest.strip()):
+            named.add(position)
+    if len(named) == 1:
+        return options[named.pop()]
+    choices = " or ".join(
+        f"\"{_shorten(option)}\" (the {_ORDINAL_NAMES[position]})"
+        for position, option in enumerate(options[:2])
+    )
+    raise FieldProblem(f"Please tell me which of the two accounts to keep: {choices}.")
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _email(value: str, _today: dt.date) -> str:
     found = _EMAIL_IN_TEXT.findall(value)
     value = (found[0] if len(found) == 1 else value).lower().rstrip(".")
-    if not is_email(value):
+    if "@" not in value or len(found) > 1:
         raise FieldProblem(
             "That doesn't look like a complete e-mail address. Please type it like "
             "name@example.org."
+        )
+    problem = email_problem(value)
+    if problem is not None:
+        raise FieldProblem(
+            f"That doesn't look like a complete e-mail address: {problem} Please check it and "
+            "type it again, like name@example.org."
         )
     return value
 
 
 def _phone(value: str, _today: dt.date) -> str:
-    matches = list(_PHONE.finditer(value))
-    match = matches[0] if len(matches) == 1 else None
-    # A short number in words is fine ("best after 3"); a second long one is not.
-    outside = value[: match.start()] + " " + value[match.end():] if match else value
-    if match is None or re.search(r"(?<![\w:])\d{3,}", outside):
+    try:
+        return us_phone(value)
+    except UnreadablePhone:
         raise FieldProblem(
             "I couldn't read that phone number. Please type a 10-digit number, like "
             "781-555-0100 (add \"ext 12\" for an extension)."
-        )
-    area, exchange, line, extension = match.groups()
-    number = f"{area}-{exchange}-{line}"
-    return f"{number} ext {extension}" if extension else number
+        ) from None
+    except ImpossiblePhone:
+        raise FieldProblem(
+            "That can't be a US phone number: please check the area code and the number, and "
+            "type it like 781-555-0100."
+        ) from None
 
 
 def _name(value: str, _today: dt.date) -> str:

@@ -12,7 +12,9 @@ from bot.knowledge.entries import KNOWLEDGE_DIR
 
 FIELD_TYPES = (
     "email", "phone", "name", "district", "school", "date", "user_name", "reference", "text",
+    "account_choice",
 )
+CHOICE = "account_choice"  # one of the answers to the fields named in `of`
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class RequestField:
     label: str
     prompt: str
     optional: bool = False
+    of: tuple[str, ...] = ()  # account_choice: the earlier fields it chooses between
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ class RequestKind:
         """The first field without an answer (a skipped optional field counts as answered)."""
         return next((field for field in self.fields if field.name not in facts), None)
 
+    def dependents(self, name: str) -> tuple[str, ...]:
+        """The fields whose answer chooses among `name`'s (asked again when it changes)."""
+        return tuple(field.name for field in self.fields if name in field.of)
+
 
 def load_request_kinds(path: Path = KNOWLEDGE_DIR / "tickets.yml") -> dict[str, RequestKind]:
     """The kinds, re-read when the file changes (no restart needed to edit a prompt)."""
@@ -58,10 +65,17 @@ def _load(path: Path, _mtime: int) -> dict[str, RequestKind]:
         raw = yaml.safe_load(handle)["kinds"]
     kinds = {}
     for kind_id, data in raw.items():
-        fields = tuple(RequestField(**field) for field in data["fields"])
-        for field in fields:
+        fields = tuple(
+            RequestField(**{**field, "of": tuple(field.get("of", ()))}) for field in data["fields"]
+        )
+        for position, field in enumerate(fields):
+            where = f"tickets.yml: {kind_id}.{field.name}"
             if field.type not in FIELD_TYPES:
-                raise ValueError(f"tickets.yml: {kind_id}.{field.name}: unknown type {field.type}")
+                raise ValueError(f"{where}: unknown type {field.type}")
+            earlier = {other.name for other in fields[:position]}
+            if (field.type == CHOICE) != bool(field.of) or not set(field.of) <= earlier:
+                raise ValueError(f"{where}: an {CHOICE} names the earlier fields it chooses "
+                                 "between in `of` (and only it has `of`)")
         kinds[kind_id] = RequestKind(
             id=kind_id, title=data["title"], fields=fields,
             ticket=data.get("ticket", True), confirm=data.get("confirm", True),

@@ -401,7 +401,7 @@ class TicketService:
         ))
         subject, body = self._created_mail(reference_of(ticket), request)
         enqueue(session, kind="ticket_created", to_address=request.contact_email.strip(),
-                subject=subject, body=body, now=now)
+                subject=subject, body=body, now=now, ticket_reference=reference_of(ticket))
         return ticket
 
     def _add(
@@ -428,7 +428,7 @@ class TicketService:
         ))
         subject, body = self._added_mail(reference_of(ticket), ticket, facts, changed)
         enqueue(session, kind="ticket_updated", to_address=request.contact_email.strip(),
-                subject=subject, body=body, now=now)
+                subject=subject, body=body, now=now, ticket_reference=reference_of(ticket))
 
     @staticmethod
     def _merged_transcript(

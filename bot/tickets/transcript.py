@@ -1,9 +1,11 @@
 """Masked conversation transcripts for tickets: what the help desk may read of a chat.
 
 `masked_transcript` turns Rasa tracker events into `[{"from", "text", "at"}]`, keeping only
-what was said. Before anything is stored, personal data is masked: the answer to a sensitive
-question (the date of birth) entirely, and anywhere else e-mail addresses, dates, telephone
-numbers and long digit runs (SSN-like numbers). Button payloads show their intent name only.
+what was said. Before anything is stored, personal data is masked: the answer to a recovery
+form's question (name, date of birth, e-mail, user name) entirely, by what was asked, as the
+tracker store keeps it (`bot.privacy.redaction`), and anywhere else e-mail addresses, dates,
+telephone numbers and long digit runs (SSN-like numbers). Button payloads show their intent
+name only.
 Ticket references (HD-2026-000123) are kept: they are what the help desk looks up.
 """
 
@@ -14,9 +16,14 @@ import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
-# Slots whose answers are replaced entirely, whatever was typed.
-SENSITIVE_SLOTS = frozenset({"birth_date"})
-SENSITIVE_PLACEHOLDER = "[date of birth]"
+from bot.privacy.redaction import ANSWER_LABELS
+
+# Slots whose answers are replaced entirely, whatever was typed, by what was asked. (A ticket's
+# own answers stay, masked: the ticket holds them anyway.)
+SENSITIVE_ANSWERS = {
+    slot: label for slot, label in ANSWER_LABELS.items() if slot != "request_answer"
+}
+SENSITIVE_SLOTS = frozenset(SENSITIVE_ANSWERS)
 ELLIPSIS = "…"
 # A message cut before masking keeps this much beyond the limit, so that an address or a number
 # straddling the cut is still masked whole (an e-mail address is at most 254 characters).
@@ -124,7 +131,7 @@ def masked_transcript(
 ) -> list[dict[str, str]]:
     """What the user and the bot said, in order, masked: `[{"from", "text", "at"}]`.
 
-    A user message typed while a sensitive slot was requested is replaced entirely. Other
+    A user message typed while a recovery form's slot was requested is replaced entirely. Other
     events (slots, actions, forms) are not shown; bot messages without text are skipped. Each
     message is cut to `max_message_chars` (plus "…"); only the last `max_entries` are kept.
     """
@@ -142,7 +149,7 @@ def masked_transcript(
                 continue
             raw = raw[: max_message_chars + _MASK_MARGIN]  # masking time stays bounded
             if kind == "user" and requested in SENSITIVE_SLOTS:
-                text = _button(strip_controls(raw)) or SENSITIVE_PLACEHOLDER
+                text = _button(strip_controls(raw)) or SENSITIVE_ANSWERS[requested]
             else:
                 text = mask_text(raw)
             if text:

@@ -1,5 +1,6 @@
-"""The agents' console under /console: sign-in, the ticket queue, tickets, partial identity
-matches, unanswered questions and the dashboard.
+"""The agents' console under /console: sign-in, the ticket queue, tickets, unanswered questions
+and the dashboard (the second factor and the partial identity matches are in
+`bot.web.console_security`).
 
 Every page but the sign-in form needs a valid session (`bot.console.agents`); without one a GET is
 redirected to the sign-in form (and back afterwards), a POST to the sign-in form with nothing
@@ -26,7 +27,16 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.console.agents import LOCKED_OUT, REFUSED, AgentLimits, AgentService, ConsoleSession
+from bot.console.agents import (
+    CLIENT_LOCKED,
+    CODE,
+    LOCKED_OUT,
+    REFUSED,
+    SETUP,
+    AgentLimits,
+    AgentService,
+    ConsoleSession,
+)
 from bot.console.faq_attach import DEFAULT_ADDITIONS, AttachError, FaqAttacher
 from bot.console.reports import ConsoleReports
 from bot.console.ticket_desk import (
@@ -50,7 +60,7 @@ from bot.mail.outbox import as_utc, utc_now
 from bot.models import TICKET_KINDS, TICKET_STATUSES
 from bot.tickets.business_hours import HELP_DESK
 from bot.tickets.service import kind_title, parse_reference
-from bot.web.common import MAX_BODY_BYTES, SESSIONS_KEY, SETTINGS_KEY
+from bot.web.common import MAX_BODY_BYTES, SESSIONS_KEY, SETTINGS_KEY, client_address
 from bot.web.console_auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -101,8 +111,17 @@ def _now(request: web.Request) -> datetime:
 
 
 def _agents(request: web.Request) -> AgentService:
+    settings = request.app[SETTINGS_KEY]
     return AgentService(request.app[SESSIONS_KEY], request.app[AGENT_LIMITS_KEY],
-                        request.app[CLOCK_KEY])
+                        request.app[CLOCK_KEY], secret_key=settings.secret_key,
+                        require_second_factor=settings.require_second_factor)
+
+
+async def record_access(request: web.Request, current: ConsoleSession, action: str,
+                        target: str, rows: list[Any]) -> None:
+    """Audit a page showing personal data: the agent, the rows and the client's address."""
+    await asyncio.to_thread(_agents(request).record_access, current.agent, action, target,
+                            rows, client_address(request))
 
 
 def _desk(request: web.Request) -> TicketDesk:
@@ -339,6 +358,7 @@ def _sign_in_page(
     return response
 
 
+SECOND_STEP = {CODE: "/console/sign-in/code", SETUP: "/console/second-factor"}
 SIGN_IN_NOTICES = {
     "signed_out": "You are signed out.",
     "expired": "Your session has ended (30 minutes without activity, or 8 hours after "
@@ -375,12 +395,14 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     if not username.strip() or not password:
         return _sign_in_page(request, status=400, username=username, next_url=next_url,
                              problem="Enter your username and your password.")
-    result = await asyncio.to_thread(_agents(request).sign_in, username, password)
-    if result.outcome == LOCKED_OUT:
+    result = await asyncio.to_thread(_agents(request).sign_in, username, password,
+                                     client_address(request))
+    if result.outcome in (LOCKED_OUT, CLIENT_LOCKED):
         minutes = int(request.app[AGENT_LIMITS_KEY].failed_window.total_seconds() // 60)
+        who = "from your network" if result.outcome == CLIENT_LOCKED else "with this username"
         return _sign_in_page(
             request, status=429, username=username, next_url=next_url,
-            problem=f"Too many failed sign-ins with this username. Wait {minutes} minutes "
+            problem=f"Too many failed sign-ins {who}. Wait {minutes} minutes "
                     "and try again, or ask an admin to check your account.",
         )
     if result.outcome == REFUSED or result.token is None:
@@ -389,9 +411,13 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         await asyncio.to_thread(_agents(request).sign_out, previous)
-    response = _redirect(next_url)
-    lifetime = int(request.app[AGENT_LIMITS_KEY].lifetime.total_seconds())
-    set_cookie(response, SESSION_COOKIE, result.token, lifetime)
+    limits = request.app[AGENT_LIMITS_KEY]
+    if result.pending is None:
+        response, lifetime = _redirect(next_url), limits.lifetime
+    else:  # the second factor next (bot.web.console_security)
+        step = SECOND_STEP[result.pending] + _query_string({"next": next_url})
+        response, lifetime = _redirect(step), limits.pending_lifetime
+    set_cookie(response, SESSION_COOKIE, result.token, int(lifetime.total_seconds()))
     clear_cookie(response, SIGN_IN_COOKIE)
     return response
 
@@ -445,6 +471,8 @@ async def queue_page(request: web.Request, current: ConsoleSession) -> web.Strea
     if query is None:
         return _bad_query(current, problems, ("/console", "Back to the queue"))
     result = await asyncio.to_thread(_desk(request).queue, query)
+    await record_access(request, current, "viewed_queue", "queue",
+                        [row.reference for row in result.rows])
     return _page(
         "queue.html", current=current, section="queue", query=query, result=result,
         status_filters=STATUS_FILTERS, kinds=TICKET_KINDS, systems=SYSTEM_FILTERS,
@@ -483,6 +511,7 @@ async def ticket_page(request: web.Request, current: ConsoleSession) -> web.Stre
     if parse_reference(reference) is None:
         return _not_found(current, reference)
     await asyncio.to_thread(_desk(request).record_view, current.agent, reference)
+    await record_access(request, current, "viewed_ticket", reference, [reference])
     return await _ticket_response(request, current, reference)
 
 
@@ -533,21 +562,6 @@ reply = _ticket_action(
         current.agent, reference, fields.get("text", "")),
     "reply",
 )
-
-
-# ----------------------------------------------------------------- matches
-@page
-async def matches_page(request: web.Request, current: ConsoleSession) -> web.StreamResponse:
-    """GET /console/matches: partial identity matches, newest first."""
-    problems: list[str] = []
-    values = _single_values(request.query, ("page",), problems)
-    page_number = _number(values, "page", problems, low=1, high=999_999) or 1
-    if problems:
-        return _bad_query(current, problems, ("/console/matches", "Back to the matches"))
-    listing = await asyncio.to_thread(_reports(request).partial_matches, page_number)
-    return _page("matches.html", current=current, section="matches", listing=listing,
-                 page_url=lambda number: "/console/matches" + _query_string(
-                     {"page": number if number > 1 else None}))
 
 
 # ----------------------------------------------------------------- unanswered questions
@@ -645,7 +659,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/console/tickets/{reference}/status", change_status)
     app.router.add_post("/console/tickets/{reference}/notes", add_note)
     app.router.add_post("/console/tickets/{reference}/replies", reply)
-    app.router.add_get("/console/matches", matches_page)
     app.router.add_get("/console/unanswered", unanswered_page)
     app.router.add_post("/console/unanswered/attach", attach)
     app.router.add_get("/console/dashboard", dashboard_page)

@@ -1,0 +1,1 @@
+"""Personal data in conversations: what the tracker store keeps, and for how long."""

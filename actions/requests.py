@@ -27,6 +27,7 @@ from bot.console.conversation_stats import TICKET
 from bot.db import retry_on_disconnect
 from bot.dialogue import in_form
 from bot.dialogue import reading as dialogue_reading
+from bot.dialogue.facts import find_user_name, without_user_name
 from bot.dialogue.turns import Parsed
 from bot.knowledge.entries import Answer, KnowledgeBase, load_knowledge
 from bot.mail.outbox import utc_now
@@ -60,9 +61,10 @@ STATUS_WORDS = {
 def start_request(kind_id: str, facts: dict[str, str] | None = None) -> list[EventType]:
     """The events that open the request form for `kind_id`, with the facts the opening message
     already gave (bot.dialogue.manager finds them)."""
+    opening = {**load_request_kinds()[kind_id].opening_facts(), **(facts or {})}
     return [
         SlotSet("request_kind", kind_id),
-        SlotSet("request_facts", dict(facts or {})),
+        SlotSet("request_facts", opening),
         SlotSet("request_answer", None),
         SlotSet("request_stage", None),
         SlotSet("offered_request", None),
@@ -167,6 +169,12 @@ class ValidateRequestForm(GuidedValidation, FormValidationAction):
         district = _entity(tracker, DISTRICT_ENTITY)
         if field.type == "district" and text.startswith("/") and district:
             text = district  # a suggestion button
+        companion = kind.offered_with(field.name)
+        if companion is not None and not facts.get(companion.name):
+            given = find_user_name(text)  # "Jo Doe, user name jdoe7"
+            if given:
+                facts[companion.name] = given
+                text = without_user_name(text)
         try:
             facts[field.name] = check_answer(field, text, facts=facts)
         except FieldProblem as problem:

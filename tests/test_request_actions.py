@@ -226,3 +226,14 @@ def test_yes_and_no_without_an_offer_are_acknowledged() -> None:
 def test_thats_correct_confirms() -> None:
     slots, _ = validate(tracker("yes that's correct", intent="affirm", request_facts=MERGE_FACTS))
     assert slots == {"request_answer": CONFIRMED, "request_stage": None}
+
+
+def test_a_user_name_given_with_the_first_answer_is_kept() -> None:
+    slots, _ = validate(tracker("Jo Doe, user name jdoe7", request_kind="reactivate_account",
+                                request_facts={"user_name": ""}))
+    assert slots["request_facts"] == {"user_name": "jdoe7", "full_name": "Jo Doe"}
+
+
+def test_a_request_opens_with_the_user_name_not_given() -> None:
+    events = start_request("login_incorrect")
+    assert SlotSet("request_facts", {"user_name": ""}) in events

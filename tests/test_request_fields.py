@@ -130,7 +130,11 @@ def test_an_account_to_keep_that_is_not_one_of_the_two_is_refused(typed: str) ->
 
 @pytest.mark.parametrize("kind", ["transfer_account", "reactivate_account", "login_incorrect",
                                   "report_name_misspelled"])
-def test_account_tickets_ask_for_the_user_name_first_and_accept_not_knowing(kind: str) -> None:
-    first = load_request_kinds()[kind].fields[0]
-    assert (first.name, first.type, first.optional) == ("user_name", "user_name", True)
-    assert check_answer(first, "I don't know", TODAY) == ""
+def test_account_tickets_take_the_user_name_and_accept_not_knowing(kind: str) -> None:
+    found = load_request_kinds()[kind]
+    user_name = found.field("user_name")
+    assert (user_name.type, user_name.optional) == ("user_name", True)
+    assert check_answer(user_name, "I don't know", TODAY) == ""
+    if user_name.offered_with:  # invited by the first question, not asked on its own
+        assert "user name" in found.field(user_name.offered_with).prompt
+        assert found.opening_facts() == {"user_name": ""}

@@ -74,6 +74,17 @@ def find_user_name(text: str) -> str | None:
     return None
 
 
+def without_user_name(text: str) -> str:
+    """`text` without a user name introduced as one ("Jo Doe, user name jdoe7" -> "Jo Doe")."""
+    value = find_user_name(text)
+    if value is None:
+        return text
+    for match in _USER_NAME_CUE.finditer(text):
+        if match.group("value").rstrip(".,") == value:
+            return (text[: match.start()] + text[match.end():]).strip(" ,;.-") or text
+    return text
+
+
 def find_full_name(text: str) -> tuple[str, str] | None:
     """First and last name introduced as a name ("name Ben Example", "I'm Ada Example")."""
     for match in _NAME_CUE.finditer(text or ""):

@@ -121,7 +121,8 @@ def read_answer(
     if not free_text and parsed.intent == "out_of_scope" and parsed.confidence >= CONFIDENT \
             and not _carries_value(text, asked) and not valid:
         return Reading(OFF_TOPIC)
-    if asked.type == "name" and len(facts.strip_filler(text).split()) > MAX_NAME_WORDS:
+    named = facts.strip_filler(facts.without_user_name(text))
+    if asked.type == "name" and len(named.split()) > MAX_NAME_WORDS:
         return Reading(OFF_TOPIC)
     return Reading(ANSWER, value)
 

@@ -25,6 +25,7 @@ class RequestField:
     prompt: str
     optional: bool = False
     of: tuple[str, ...] = ()  # account_choice: the earlier fields it chooses between
+    offered_with: str | None = None  # not asked alone: this field's question invites it
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,15 @@ class RequestKind:
 
     def field(self, name: str) -> RequestField:
         return next(field for field in self.fields if field.name == name)
+
+    def opening_facts(self) -> dict[str, str]:
+        """The facts a new request starts with: those offered with another question are
+        "not given" until the user gives them there, or adds them at the read-back."""
+        return {field.name: "" for field in self.fields if field.offered_with}
+
+    def offered_with(self, name: str) -> RequestField | None:
+        """The field whose question also invites this other one ("Jo Doe, user name jdoe7")."""
+        return next((field for field in self.fields if field.offered_with == name), None)
 
     def next_missing(self, facts: dict[str, str]) -> RequestField | None:
         """The first field without an answer (a skipped optional field counts as answered)."""

@@ -138,14 +138,17 @@ def print_report(figures: dict, latency: list[float]) -> None:
 
 
 def sweep(gold: list[str], parses: list[dict], oos_parses: list[dict]) -> None:
-    """Re-decide with other FAQ thresholds (the intent threshold is fixed in config.yml)."""
-    print("FAQ threshold  in-scope acc  FAQ-id acc  CLINC rejected")
-    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-        os.environ["FAQ_CONFIDENCE_THRESHOLD"] = str(threshold)
-        figures = report(gold, parses, oos_parses)
-        print(f"{threshold:13.2f}  {100 * figures['in_scope_accuracy']:11.1f}%"
-              f"  {100 * figures['faq_id_accuracy']:9.1f}%"
-              f"  {100 * figures['clinc_oos_rejection']:13.1f}%")
+    """Re-decide with other intent and FAQ thresholds (both applied at run time)."""
+    print("intent  FAQ   in-scope acc  FAQ-id acc  CLINC rejected")
+    for intent_threshold in (0.3, 0.4, 0.5, 0.6):
+        for faq_threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
+            os.environ["INTENT_CONFIDENCE_THRESHOLD"] = str(intent_threshold)
+            os.environ["FAQ_CONFIDENCE_THRESHOLD"] = str(faq_threshold)
+            figures = report(gold, parses, oos_parses)
+            print(f"{intent_threshold:6.2f}  {faq_threshold:4.2f}"
+                  f"  {100 * figures['in_scope_accuracy']:11.1f}%"
+                  f"  {100 * figures['faq_id_accuracy']:9.1f}%"
+                  f"  {100 * figures['clinc_oos_rejection']:13.1f}%")
 
 
 def main(argv: list[str] | None = None) -> int:

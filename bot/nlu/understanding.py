@@ -22,6 +22,12 @@ CONFIDENT = 0.8  # sure enough to override how a reply to the bot's question rea
 _NOT_RECOVERY = frozenset({"stop", "retry", "not_received", "deny", "out_of_scope"})
 
 
+def intent_confidence_threshold() -> float:
+    """Below this intent confidence a message is treated as not understood (the model's own
+    FallbackClassifier is set lower, so this one can be tuned without retraining)."""
+    return float(os.environ.get("INTENT_CONFIDENCE_THRESHOLD", "0.4"))
+
+
 def faq_confidence_threshold() -> float:
     """Below this ResponseSelector confidence an FAQ prediction is treated as not understood."""
     return float(os.environ.get("FAQ_CONFIDENCE_THRESHOLD", "0.5"))
@@ -70,7 +76,9 @@ def _recovery_named(parse: dict[str, Any], understood: Understanding) -> Underst
 def _classified(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     intent = (parse.get("intent") or {}).get("name") or "nlu_fallback"
     confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
-    if intent in FALLBACK_INTENTS:
+    if intent in FALLBACK_INTENTS or (
+        confidence < intent_confidence_threshold() and not _is_payload(parse)
+    ):
         return Understanding("fallback", intent, confidence=confidence)
     if intent == FAQ_INTENT or intent.startswith(FAQ_INTENT + "/"):
         faq_id, faq_confidence = _selected_faq(parse, intent)
@@ -80,6 +88,10 @@ def _classified(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     if intent in kb.entries:
         return Understanding("flow", intent, intent, confidence)
     return Understanding("other", intent, confidence=confidence)
+
+
+def _is_payload(parse: dict[str, Any]) -> bool:
+    return str(parse.get("text") or "").startswith("/")
 
 
 def _selected_faq(parse: dict[str, Any], intent: str) -> tuple[str | None, float]:

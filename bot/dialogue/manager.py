@@ -210,7 +210,11 @@ class Manager:
         misses = state.misses + 1
         turn = Turn(slots={"misses": misses, "pending_question": None}, outcome=FALLBACK,
                     unanswered=parsed.text)
-        suggestions = [] if parsed.intent == "out_of_scope" else self.suggestions(parsed)
+        # Out of scope is refused plainly, unless it names one of the systems: then it is more
+        # likely a question asked in words the model does not know.
+        named = mentioned_systems(parsed.entities, self.kb)
+        out = parsed.intent == "out_of_scope" and not named
+        suggestions = [] if out else self.suggestions(parsed)
         if suggestions:
             turn.say(self.kb.reply("did_you_mean"), buttons=suggestions)
         else:

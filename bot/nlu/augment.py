@@ -27,7 +27,9 @@ HEADER = (
     "# hand-written examples wrapped in greetings, context and closings. Do not edit.\n"
 )
 SEED = 20261128
-SHARE = 0.5  # of each intent's examples that also appear wrapped
+SHARE = 0.5  # of each intent's examples that also appear wrapped ...
+MAX_WRAPPED = 30  # ... but no more than this many: the big out_of_scope class would otherwise
+# tie the wrapping words ("I'm a teacher", "hi") to being out of scope
 # Intents whose examples are requests; small talk and form answers are not wrapped.
 WRAPPED_PREFIXES = ("faq/",)
 WRAPPED_INTENTS = frozenset({
@@ -112,7 +114,7 @@ def openings(examples: dict[str, list[str]], seed: int = SEED) -> dict[str, list
     wrapped: dict[str, list[str]] = {}
     for intent in sorted(examples):
         own = sorted(set(examples[intent]))
-        chosen = rng.sample(own, max(1, int(len(own) * SHARE)))
+        chosen = rng.sample(own, max(1, min(MAX_WRAPPED, int(len(own) * SHARE))))
         texts = {wrap(example, rng) for example in chosen}
         wrapped[intent] = sorted(texts - set(own))
     return wrapped

@@ -11,13 +11,22 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from bot.dialogue.reading import asks_for_person, forgotten_item
+from bot.dialogue.reading import (
+    NO,
+    YES,
+    asks_for_person,
+    closing,
+    forgotten_item,
+    polarity,
+    words,
+)
 from bot.knowledge.entries import KnowledgeBase
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 SYSTEM_ENTITIES = ("system", "application", "term")
 FAQ_INTENT = "faq"
 RECOVERY_FLOWS = ("forgot_password", "forgot_username")
+SHORT_MESSAGE = 5  # words
 CONFIDENT = 0.8  # sure enough to override how a reply to the bot's question reads
 _NOT_RECOVERY = frozenset({"stop", "retry", "not_received", "deny", "out_of_scope"})
 
@@ -45,7 +54,19 @@ class Understanding:
 
 def understand(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     """Classify a Rasa parse result (`tracker.latest_message` or `/model/parse` output)."""
-    return _person_asked(parse, _recovery_named(parse, _classified(parse, kb)))
+    understood = _classified(parse, kb)
+    return _small_talk_named(parse, _person_asked(parse, _recovery_named(parse, understood)))
+
+
+def _small_talk_named(parse: dict[str, Any], understood: Understanding) -> Understanding:
+    """A short message the model was unsure of that plainly reads as thanks, goodbye, yes or
+    no is conversation, not out of scope (bot/dialogue/reading.py's word lists)."""
+    text = str(parse.get("text") or "")
+    unsure = understood.kind == "fallback" and understood.confidence < CONFIDENT
+    if not unsure or len(words(text)) > SHORT_MESSAGE or text.startswith("/"):
+        return understood
+    named = closing(text) or {YES: "affirm", NO: "deny"}.get(polarity(text) or "")
+    return Understanding("other", named, confidence=understood.confidence) if named else understood
 
 
 def _person_asked(parse: dict[str, Any], understood: Understanding) -> Understanding:

@@ -175,6 +175,9 @@ class Manager:
     # ------------------------------------------------------------------ a message on its own
     def _on_its_own(self, parsed: Parsed, understood: Understanding, state: State) -> Turn:
         intent = parsed.intent
+        polite = reading.closing(parsed.text)
+        if polite and reading.will_contact_them(parsed.text):  # "ok I'll call them, thanks"
+            return Turn(slots={"misses": 0}).say(response=SMALL_TALK[polite])
         if understood.kind in ("faq", "flow"):
             said = self._said_system(parsed)
             return self._answer(understood.answer_id, said or state.system, parsed, state,

@@ -265,6 +265,17 @@ _THANKS = re.compile(r"\b(thanks?|thank you|thx|ty|tysm|cheers|appreciate it)\b"
 _BYE = re.compile(r"\b(bye|goodbye|good bye|see ya|later)\b")
 
 
+_WILL_CONTACT = re.compile(
+    r"\b(?:i'?ll|i will|gonna|going to)\s+(?:just\s+)?(?:email|e mail|call|phone|contact|write"
+    r"(?:\s+to)?|ask|reach out to|talk to|try)\b"
+)
+
+
+def will_contact_them(text: str) -> bool:
+    """"ok I'll email loginhelp then": the person will take it from here."""
+    return contains(text, _WILL_CONTACT)
+
+
 def closing(text: str) -> str | None:
     """"ok I'll email them then, thank you": "thank" or "goodbye" for a message that closes the
     conversation politely rather than asking something; None otherwise."""

@@ -30,6 +30,16 @@ SEED = 20261128
 SHARE = 0.5  # of each intent's examples that also appear wrapped ...
 MAX_WRAPPED = 30  # ... but no more than this many: the big out_of_scope class would otherwise
 # tie the wrapping words ("I'm a teacher", "hi") to being out of scope
+QUESTION_LAST = 4  # per FAQ: one of its questions after a statement of another request
+# ("I moved schools. How do I get SIMS access?"): the question asked is what is answered.
+FLOW_INTENTS = frozenset({
+    "forgot_username", "forgot_password", "report_name_misspelled", "merge_duplicate_accounts",
+    "transfer_account", "reactivate_account", "login_incorrect", "report_error", "cant_log_in",
+})
+_QUESTION_WORDS = frozenset(
+    "what whats what's which who where when why how is are can could do does did will would "
+    "should may am".split()
+)
 # Intents whose examples are requests; small talk and form answers are not wrapped.
 WRAPPED_PREFIXES = ("faq/",)
 WRAPPED_INTENTS = frozenset({
@@ -109,15 +119,34 @@ def wrap(example: str, rng: random.Random) -> str:
 
 
 def openings(examples: dict[str, list[str]], seed: int = SEED) -> dict[str, list[str]]:
-    """Per intent, a SHARE of its examples wrapped (sorted input, so the output is stable)."""
+    """Per intent, a SHARE of its examples wrapped (sorted input, so the output is stable),
+    and for each FAQ a few of its questions asked after a statement of another request."""
     rng = random.Random(seed)
     wrapped: dict[str, list[str]] = {}
+    statements = sorted({
+        example for intent, texts in examples.items() if intent in FLOW_INTENTS
+        for example in texts if _is_statement(example)
+    })
     for intent in sorted(examples):
         own = sorted(set(examples[intent]))
         chosen = rng.sample(own, max(1, min(MAX_WRAPPED, int(len(own) * SHARE))))
         texts = {wrap(example, rng) for example in chosen}
+        if intent.startswith("faq/") and statements:
+            questions = [example for example in own if example.rstrip().endswith("?")]
+            for question in rng.sample(questions, min(QUESTION_LAST, len(questions))):
+                texts.add(_styled(f"{_sentence(rng.choice(statements))} {question}", rng))
         wrapped[intent] = sorted(texts - set(own))
     return wrapped
+
+
+def _is_statement(text: str) -> bool:
+    first = text.lower().split(" ", 1)[0]
+    return not text.rstrip().endswith("?") and first not in _QUESTION_WORDS
+
+
+def _sentence(text: str) -> str:
+    text = text.rstrip(" .!")
+    return text[:1].upper() + text[1:] + "."
 
 
 def openings_yaml(directory: Path = SOURCE_DIR) -> str:

@@ -34,7 +34,7 @@ _NOT_RECOVERY = frozenset({"stop", "retry", "not_received", "deny", "out_of_scop
 def intent_confidence_threshold() -> float:
     """Below this intent confidence a message is treated as not understood (the model's own
     FallbackClassifier is set lower, so this one can be tuned without retraining)."""
-    return float(os.environ.get("INTENT_CONFIDENCE_THRESHOLD", "0.4"))
+    return float(os.environ.get("INTENT_CONFIDENCE_THRESHOLD", "0.3"))
 
 
 def faq_confidence_threshold() -> float:

@@ -24,7 +24,8 @@ from bot.recovery.accounts_import import import_accounts, read_accounts, read_fi
 from bot.settings import VAR, Settings
 
 # Modules adding a topic of their own through `add_commands(topics)`.
-COMMAND_MODULES = ("bot.directory.cli", "bot.tickets.cli", "bot.console.agents_cli")
+COMMAND_MODULES = ("bot.directory.cli", "bot.tickets.cli", "bot.console.agents_cli",
+                   "bot.knowledge.cli")
 DEMO_AGENT_FILE = VAR / "demo_agent.txt"
 DEMO_ACCOUNTS = Path(__file__).resolve().parent / "demo" / "accounts.csv"
 

@@ -14,7 +14,7 @@ import re
 RETIRED = (
     (re.compile(r"\bInternet Explorer\b(?: (?:version )?(\d+))?", re.IGNORECASE),
      "names Internet Explorer{version}: Microsoft retired it in 2022"),
-    (re.compile(r"\bNetscape\b(?: Navigator)?(?: (?:version )?([\d.]+))?", re.IGNORECASE),
+    (re.compile(r"\bNetscape\b(?: Navigator)?(?: (?:version )?(\d+(?:\.\d+)*))?", re.IGNORECASE),
      "names Netscape{version}: discontinued in 2008"),
     (re.compile(r"\bMozilla (?:version )?(1)\b", re.IGNORECASE),
      "names Mozilla{version}: the Mozilla suite was discontinued in 2006"),

@@ -238,12 +238,12 @@ class TicketDesk:
         return QueuePage(rows, total, counts, query.page, pages, latest_id, newer)
 
     def queue_signature(self) -> tuple[Any, ...]:
-        """Changes whenever a ticket is filed or changed (what the live queue watches)."""
+        """Changes whenever a ticket is filed or changed, as every change to a ticket is one
+        of its events (what the live queue watches)."""
         with self._sessions() as session:
-            found = session.execute(select(
-                func.count(Ticket.id), func.max(Ticket.id), func.max(Ticket.updated_at)
-            )).one()
-        return tuple(found)
+            tickets = session.execute(select(func.count(Ticket.id), func.max(Ticket.id))).one()
+            last_event = session.execute(select(func.max(TicketEvent.id))).scalar_one()
+        return (*tickets, last_event)
 
     @staticmethod
     def _row(ticket: Ticket, assignee: str | None, now: datetime) -> QueueRow:

@@ -249,6 +249,7 @@ async def queue_events(request: web.Request) -> web.StreamResponse:
     since = int(since_text) if since_text else None
     template = environment().get_template("console/queue_live.html")
     last_signature: tuple[object, ...] | None = None
+    last_sent: tuple[str, int] | None = None
     last_write = time.monotonic()
     try:
         await response.write(b"retry: 5000\n\n")
@@ -265,10 +266,12 @@ async def queue_events(request: web.Request) -> web.StreamResponse:
                     since = result.latest_id
                 html = template.render(**queue_context(query, result, since), when=when,
                                        system_name=system_name, status_label=status_label)
-                await response.write(_event("queue", {
-                    "html": html, "new": result.newer, "latest": result.latest_id}))
-                last_write = time.monotonic()
-            elif time.monotonic() - last_write > HEARTBEAT_SECONDS:
+                if (html, result.newer) != last_sent:  # not for a change nobody sees (a view)
+                    last_sent = (html, result.newer)
+                    await response.write(_event("queue", {
+                        "html": html, "new": result.newer, "latest": result.latest_id}))
+                    last_write = time.monotonic()
+            if time.monotonic() - last_write > HEARTBEAT_SECONDS:
                 await response.write(b": still here\n\n")  # finds a closed connection
                 last_write = time.monotonic()
             with contextlib.suppress(asyncio.TimeoutError):

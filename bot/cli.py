@@ -1,5 +1,6 @@
 """The `helpdesk` command: `helpdesk accounts import FILE.csv`, `helpdesk admins import FILE.csv`,
-`helpdesk tickets list|show REF`, `helpdesk db upgrade`, `helpdesk demo load`.
+`helpdesk tickets list|show REF`, `helpdesk knowledge export`, `helpdesk db upgrade`,
+`helpdesk demo load`.
 
 Topics living in their own module add themselves through `add_commands(topics)`, setting a
 `handler(args, database_url) -> exit code` default.

@@ -14,7 +14,7 @@ from actions.requests import directory_admin_reply, start_request
 from bot.console.conversation_stats import ANSWERED, FALLBACK
 from bot.knowledge.entries import SYSTEMS, Answer, KnowledgeBase, load_knowledge
 from bot.nlu.understanding import mentioned_system, understand
-from bot.services import record_turn
+from bot.services import knowledge, record_turn
 from bot.tickets.kinds import load_request_kinds
 
 DISTRICT_ENTITY = "district"
@@ -30,7 +30,7 @@ class ActionAnswer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        kb = load_knowledge()
+        kb = await asyncio.to_thread(knowledge)  # with the answers edited in the console
         message = tracker.latest_message
         said = mentioned_system(message.get("entities") or [], kb)
         remember = [SlotSet("system", said)] if said else []

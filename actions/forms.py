@@ -16,7 +16,7 @@ from actions.requests import REQUEST_SLOTS
 from bot.knowledge.entries import Answer, load_knowledge
 from bot.nlu.understanding import understand
 from bot.recovery.service import RATE_LIMITED, Identity
-from bot.services import conversation_key, recovery_service
+from bot.services import conversation_key, knowledge, recovery_service
 from bot.validation import is_email, is_name, is_user_name, parse_spoken_birth_date
 
 FORM_SLOTS = ("account_identifier", "first_name", "last_name", "birth_date", "email",
@@ -42,7 +42,7 @@ class _IdentityValidation:
 
         Either way the slot stays empty and the form asks for it again.
         """
-        kb = load_knowledge()
+        kb = knowledge()  # with the answers edited in the console
         understood = understand(tracker.latest_message, kb)
         answer = (
             kb.resolve(understood.answer_id, tracker.get_slot("system"))

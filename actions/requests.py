@@ -28,7 +28,13 @@ from bot.db import retry_on_disconnect
 from bot.knowledge.entries import Answer, KnowledgeBase, load_knowledge
 from bot.mail.outbox import utc_now
 from bot.nlu.understanding import understand
-from bot.services import conversation_key, directory_admins, record_turn, ticket_service
+from bot.services import (
+    conversation_key,
+    directory_admins,
+    knowledge,
+    record_turn,
+    ticket_service,
+)
 from bot.tickets.business_hours import HELP_DESK
 from bot.tickets.fields import FieldProblem, check_answer, clean
 from bot.tickets.kinds import CHOICE, RequestField, RequestKind, load_request_kinds
@@ -180,7 +186,7 @@ class ValidateRequestForm(FormValidationAction):
         """A question typed instead of an answer gets its answer (free-text fields excepted)."""
         if field.type == "text":
             return False
-        kb = load_knowledge()
+        kb = knowledge()  # with the answers edited in the console
         understood = understand(tracker.latest_message, kb)
         if understood.kind != "faq":
             return False

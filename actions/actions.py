@@ -13,8 +13,7 @@ from actions.replies import send_turn
 from actions.requests import directory_admin_reply, start_request, with_database
 from bot.dialogue.manager import Manager
 from bot.dialogue.turns import Parsed, State, Turn
-from bot.knowledge.entries import load_knowledge
-from bot.services import record_turn
+from bot.services import knowledge, record_turn
 from bot.tickets.kinds import load_request_kinds
 
 
@@ -28,7 +27,7 @@ class ActionRespond(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        kb = load_knowledge()
+        kb = await asyncio.to_thread(knowledge)  # with the answers edited in the console
         turn = Manager(kb, load_request_kinds()).respond(
             Parsed.from_rasa(tracker.latest_message), State.from_slots(tracker.slots)
         )

@@ -18,9 +18,9 @@ from actions.validation import LEAVE_SLOT, GuidedValidation, answer_question, le
 from bot.dialogue import in_form
 from bot.dialogue.facts import split_full_name
 from bot.dialogue.turns import Parsed
-from bot.knowledge.entries import SYSTEMS, Answer, KnowledgeBase, load_knowledge
+from bot.knowledge.entries import SYSTEMS, Answer, KnowledgeBase
 from bot.recovery.service import RATE_LIMITED, Identity
-from bot.services import conversation_key, recovery_service
+from bot.services import conversation_key, knowledge, recovery_service
 from bot.validation import is_email, is_name, is_user_name, parse_spoken_birth_date
 
 FORM_SLOTS = ("account_identifier", "first_name", "last_name", "birth_date", "email",
@@ -55,7 +55,7 @@ class _IdentityValidation(GuidedValidation):
         typed = tracker.get_slot("requested_slot") == slot and value == message.get("text")
         if not typed:  # given in the opening message: only checked
             return self._check(slot, _clean(value), dispatcher, tracker, quiet=True)
-        kb = load_knowledge()
+        kb = knowledge()  # with the answers edited in the console
         form = self.form_name()  # type: ignore[attr-defined]
         asked = in_form.Asked(
             slot, FIELD_TYPES[slot],
@@ -132,7 +132,7 @@ class _IdentityValidation(GuidedValidation):
         quiet: bool = False,
     ) -> dict[str, Any]:
         """The value to keep, or the slot cleared with a plain-words reason."""
-        kb = load_knowledge()
+        kb = knowledge()  # with the answers edited in the console
         problem = None
         if slot in ("first_name", "last_name"):
             pair = split_full_name(text) if slot == "first_name" else None
@@ -248,7 +248,7 @@ class ActionRequestUsername(Action):
             conversation_key(tracker.sender_id), _identity(tracker),
         )
         reply = "rate_limited" if outcome == RATE_LIMITED else "username_sent"
-        dispatcher.utter_message(text=load_knowledge().reply(reply))
+        dispatcher.utter_message(text=knowledge().reply(reply))
         return [*_clear(), SlotSet("last_flow", "forgot_username")]
 
 
@@ -266,7 +266,7 @@ class ActionRequestPasswordReset(Action):
             recovery_service().request_password_reset,
             conversation_key(tracker.sender_id), system, _identity(tracker),
         )
-        kb = load_knowledge()
+        kb = knowledge()  # with the answers edited in the console
         reply = kb.reply("rate_limited") if outcome == RATE_LIMITED else kb.reply(
             "reset_sent", system
         )
@@ -283,7 +283,7 @@ class ActionStopFlow(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        dispatcher.utter_message(text=load_knowledge().reply("flow_stopped"))
+        dispatcher.utter_message(text=knowledge().reply("flow_stopped"))
         return [
             ActiveLoop(None), *_clear(), SlotSet("pending_question", None),
             *(SlotSet(slot, None) for slot in REQUEST_SLOTS),

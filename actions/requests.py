@@ -29,9 +29,15 @@ from bot.dialogue import in_form
 from bot.dialogue import reading as dialogue_reading
 from bot.dialogue.facts import find_user_name, without_user_name
 from bot.dialogue.turns import Parsed
-from bot.knowledge.entries import Answer, KnowledgeBase, load_knowledge
+from bot.knowledge.entries import Answer, KnowledgeBase
 from bot.mail.outbox import utc_now
-from bot.services import conversation_key, directory_admins, record_turn, ticket_service
+from bot.services import (
+    conversation_key,
+    directory_admins,
+    knowledge,
+    record_turn,
+    ticket_service,
+)
 from bot.tickets.business_hours import HELP_DESK
 from bot.tickets.fields import FieldProblem, check_answer, clean
 from bot.tickets.kinds import CHOICE, RequestField, RequestKind, load_request_kinds
@@ -153,7 +159,7 @@ class ValidateRequestForm(GuidedValidation, FormValidationAction):
         field = kind.next_missing(facts)
         if field is None:
             return self._confirmation(dispatcher, tracker, kind, facts)
-        kb = load_knowledge()
+        kb = knowledge()  # with the answers edited in the console
         parsed = Parsed.from_rasa(tracker.latest_message)
         asked = in_form.Asked(field.name, field.type, field.optional, labels=_labels(kind))
         reading = in_form.read_answer(parsed, asked, kb, tracker.get_slot("system"), kind.id,
@@ -317,7 +323,7 @@ class ActionCompleteRequest(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        kb = load_knowledge()
+        kb = knowledge()  # with the answers edited in the console
         kind, facts = _kind(tracker), _facts(tracker)
         conversation = conversation_key(tracker.sender_id)
         try:

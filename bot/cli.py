@@ -1,6 +1,7 @@
 """The `helpdesk` command: `helpdesk accounts import FILE.csv`, `helpdesk admins import FILE.csv`,
 `helpdesk tickets list|show REF`, `helpdesk agents ...`, `helpdesk conversations purge`,
-`helpdesk mail ingest FILE`, `helpdesk db upgrade`, `helpdesk demo load`.
+`helpdesk mail ingest FILE`, `helpdesk knowledge export`, `helpdesk db upgrade`,
+`helpdesk demo load`.
 
 Topics living in their own module add themselves through `add_commands(topics)`, setting a
 `handler(args, database_url) -> exit code` default.
@@ -27,7 +28,7 @@ from bot.settings import VAR, Settings, write_private
 # Modules adding a topic of their own through `add_commands(topics)`.
 COMMAND_MODULES = (
     "bot.directory.cli", "bot.tickets.cli", "bot.console.agents_cli", "bot.mail.cli",
-    "bot.privacy.cli",
+    "bot.privacy.cli", "bot.knowledge.cli",
 )
 DEMO_AGENT_FILE = VAR / "demo_agent.txt"
 DEMO_ACCOUNTS = Path(__file__).resolve().parent / "demo" / "accounts.csv"

@@ -335,3 +335,52 @@ class UnansweredMessage(Base):
     attached_faq_id = Column(String(80), nullable=True)
     attached_by = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
     attached_at = Column(DateTime(timezone=True), nullable=True)
+
+
+KNOWLEDGE_ACTIONS = ("edited", "reviewed")
+
+
+class KnowledgeChange(Base):
+    """An admin's change to the knowledge from the console: an answer's text edited, or an
+    entry marked as reviewed.
+
+    The newest `edited` row of an (entry, variant) is the text the bot gives, as long as the
+    YAML still holds `file_text` (the text the edit replaced); `helpdesk knowledge export`
+    writes it back to `knowledge/`. `variant` is "" for the entry's generic answer, else the
+    system whose answer it is. `agent_name` keeps who it was if the agent is removed.
+    """
+
+    __tablename__ = "knowledge_changes"
+    __table_args__ = (
+        CheckConstraint("action IN ('edited', 'reviewed')", name="ck_knowledge_changes_action"),
+        # Two admins saving the same answer at once: only one edit gets the next number.
+        UniqueConstraint("entry_id", "variant", "edit_number", name="uq_knowledge_changes_edit"),
+        Index("ix_knowledge_changes_entry", "entry_id", "variant", "id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    entry_id = Column(String(80), nullable=False)
+    variant = Column(String(20), nullable=False, default="")
+    action = Column(String(10), nullable=False)
+    edit_number = Column(Integer, nullable=True)  # 1, 2, ... per (entry, variant); edits only
+    file_text = Column(Text, nullable=True)  # the YAML's text when edited
+    old_text = Column(Text, nullable=True)  # the text the bot gave before
+    new_text = Column(Text, nullable=True)
+    diff = Column(Text, nullable=True)  # unified diff, one sentence a line
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    agent_name = Column(String(64), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class CannedReply(Base):
+    """A reply text admins prepare for agents' e-mails, with {first_name} and {reference}."""
+
+    __tablename__ = "canned_replies"
+
+    id = Column(Integer, primary_key=True)
+    title = Column(String(80), nullable=False, unique=True)
+    body = Column(Text, nullable=False)
+    created_by = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    updated_by = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    updated_at = Column(DateTime(timezone=True), nullable=False)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.console import conversation_stats
 from bot.db import make_engine, session_factory
 from bot.directory.admins import lookup_admins
+from bot.knowledge.entries import KnowledgeBase, load_knowledge
 from bot.models import DirectoryAdmin
 from bot.recovery.service import RecoveryService
 from bot.settings import Settings
@@ -28,6 +29,12 @@ def settings() -> Settings:
 def sessions() -> sessionmaker[Session]:
     """One engine (and connection pool) per process."""
     return session_factory(make_engine(settings().database_url))
+
+
+def knowledge() -> KnowledgeBase:
+    """The knowledge as the bot answers from it: the YAML with the answer texts admins edited
+    in the console (stored in the database, so every process sees an edit at once)."""
+    return load_knowledge(sessions=sessions())
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from conftest import ARTIFACTS, mails_to
+from conftest import ARTIFACTS, Chat, converse, mails_to, texts
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from bot.ops.serve import Stack
@@ -246,3 +246,96 @@ def test_an_agent_sets_up_a_second_factor_and_signs_in_with_a_code(
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Ticket queue")
     shot(page, "console-signed-in-with-a-code")
+
+
+# --- the agent's day: the live queue, canned replies, the ticket layout ---------------------
+
+
+def test_the_queue_updates_itself_and_a_canned_reply_is_inserted(
+    stack: Stack, browser: Browser, chat: Chat
+) -> None:
+    create_agent(stack)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in(page, stack)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ticket queue")
+    page.get_by_role("link", name="Canned replies").click()
+    page.get_by_label("Title").fill(f"Reactivated {chat.sender}")
+    page.get_by_label("Text").fill("Hello {first_name}, your account is active again "
+                                   "({reference}).")
+    page.get_by_role("button", name="Add the canned reply").click()
+    expect(page.locator("main")).to_contain_text("The canned reply was added.")
+    page.goto(web(stack, "/console"))
+    expect(page).to_have_title(re.compile(r"^Ticket queue"))
+
+    # A user files a ticket in the chat; the agent's queue shows it without a reload.
+    converse(chat, "my MassONE account was deactivated because I haven't used it",
+             "Jon Smith", "Lincoln Elementary School", "Springfield",
+             "queue.watcher@example.org")
+    reference = REFERENCE.search(texts(chat.say("/affirm"))).group(0)
+    row = page.get_by_role("row", name=re.compile(reference))
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("New")
+    expect(page).to_have_title(re.compile(r"^\(1\) Ticket queue"))
+    expect(page.locator("#queue-news")).to_contain_text("1 new ticket since you opened")
+    shot(page, "console-queue-live")
+    page.get_by_role("button", name="Mark as seen").click()
+    expect(page).to_have_title(re.compile(r"^Ticket queue"))
+
+    # The ticket: the transcript beside the facts, the canned reply filled in at the cursor.
+    row.get_by_role("link", name=reference).click()
+    facts = page.locator("#facts").bounding_box()
+    transcript = page.locator("#transcript").bounding_box()
+    assert transcript["x"] > facts["x"] + facts["width"] - 1  # beside
+    assert transcript["y"] < facts["y"] + facts["height"]  # at the same height
+    reply = page.get_by_label("Reply to the user by e-mail")
+    reply.fill("Thanks. ")
+    page.get_by_label("Canned reply").select_option(label=f"Reactivated {chat.sender}")
+    page.get_by_role("button", name="Insert into the reply").click()
+    expect(reply).to_have_value(
+        f"Thanks. Hello Jon, your account is active again ({reference}).")
+    expect(page).to_have_url(re.compile(rf"/console/tickets/{reference}$"))  # no reload
+    shot(page, "console-ticket-wide")
+    page.set_viewport_size({"width": 390, "height": 844})
+    facts = page.locator("#facts").bounding_box()
+    transcript = page.locator("#transcript").bounding_box()
+    assert transcript["y"] >= facts["y"] + facts["height"]  # below, on a narrow screen
+    assert transcript["width"] <= 390
+    shot(page, "console-ticket-narrow")
+    context.close()
+
+
+def test_an_admin_edits_an_answer_and_the_bot_gives_it_in_the_chat(
+    stack: Stack, page: Page
+) -> None:
+    create_agent(stack)
+    sign_in(page, stack)
+    page.get_by_role("link", name="Knowledge").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Knowledge review")
+    expect(page.locator("main")).to_contain_text("names Internet Explorer 6")
+    shot(page, "console-knowledge")
+    page.get_by_role("link", name="Is there any cost involved in using MassONE?").click()
+    box = page.get_by_label("New text")
+    original = box.input_value()
+    edited = ("No, there is no charge: MassONE is free for educators and students. Questions? "
+              "Call {contact.massone_helpdesk.phone}.")
+    try:
+        box.fill("Free. Call {contact.massone_helpdesk.phon}")
+        page.get_by_role("button", name="Save this answer").click()
+        expect(page.get_by_role("alert")).to_contain_text("Did you mean")
+        page.get_by_label("New text").fill(edited)
+        page.get_by_role("button", name="Save this answer").click()
+        expect(page.get_by_role("status")).to_contain_text("The answer was saved")
+        shot(page, "console-knowledge-edited")
+
+        open_chat(page, stack)
+        chat_say(page, "does massone cost anything?")
+        expect(page.get_by_role("log")).to_contain_text(
+            "MassONE is free for educators and students. Questions? Call 781-338-3020.")
+        shot(page, "chat-edited-answer")
+    finally:  # the stack is shared: give the bot its YAML text back, through the console
+        page.goto(web(stack, "/console/knowledge/massone_cost"))
+        page.get_by_label("New text").fill(original)
+        page.get_by_role("button", name="Save this answer").click()
+        expect(page.get_by_role("status")).to_contain_text("The answer was saved")

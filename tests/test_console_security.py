@@ -31,7 +31,7 @@ from bot.recovery.service import RecoveryService
 from bot.settings import Settings, SmtpSettings
 from bot.web import SECURITY_HEADERS, create_app
 from bot.web.common import SETTINGS_KEY, client_address
-from bot.web.console import AGENT_LIMITS_KEY, CLOCK_KEY, NLU_ADDITIONS_KEY
+from bot.web.console import AGENT_LIMITS_KEY, CLOCK_KEY, CONSOLE_CSP, NLU_ADDITIONS_KEY
 
 BASE_URL = "https://help.example.org"
 OFFICE, ATTACKER = "198.51.100.7", "203.0.113.5"
@@ -92,7 +92,8 @@ def make_desk(database_url: str, tmp_path: Path, **settings: object) -> Iterator
     engine.dispose()
     for reply in desk.replies:
         assert reply.headers.get("Cache-Control") == "no-store", reply.status
-        for name, value in SECURITY_HEADERS.items():
+        expected = {**SECURITY_HEADERS, "Content-Security-Policy": CONSOLE_CSP}
+        for name, value in expected.items():
             assert reply.headers.get(name) == value, (reply.status, name)
 
 

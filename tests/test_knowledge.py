@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -189,4 +190,77 @@ def test_inconsistent_knowledge_is_refused_with_a_reason(
 ) -> None:
     _edit(knowledge_copy / file, change)
     with pytest.raises(KnowledgeError, match=message):
+        KnowledgeBase(knowledge_copy)
+
+
+# --- source labels: each answer cites the document and section its facts come from -----------
+
+PHONE_OR_EMAIL = re.compile(r"\(?\d{3}\)?[ -]\d{3}-\d{4}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def document_sections(kb: KnowledgeBase) -> dict[tuple[str, str], str]:
+    """(document id, section id) -> the section's text in knowledge/documents/.
+
+    The ESE page is an ASP dump with one `mode="<section>"` branch per section; the MassONE FAQ
+    has its section titles on lines of their own."""
+    documents = KNOWLEDGE_DIR / "documents"
+    sections: dict[tuple[str, str], str] = {}
+    ese = (documents / "ese_login_help.txt").read_text()
+    for section in kb.documents["ese_login_help"]["sections"]:
+        found = re.search(rf'mode="{section}"(.*?)(?:ElseIf mode=|End If)', ese, re.DOTALL)
+        assert found, section
+        sections["ese_login_help", section] = found.group(1)
+    titles = {title: section for section, title in kb.documents["massone_faq"]["sections"].items()}
+    current = None
+    for line in (documents / "massone_faq.txt").read_text().splitlines():
+        if line.strip() in titles:
+            current = titles[line.strip()]
+        elif current is not None:
+            sections["massone_faq", current] = sections.get(("massone_faq", current), "") + line
+    assert len(sections) == 9
+    return sections
+
+
+def answer_texts(kb: KnowledgeBase):
+    """(entry, variant, text) for every answer text of every entry."""
+    for entry in kb.entries.values():
+        for variant, text in entry.texts():
+            yield entry, variant, text
+
+
+def test_an_answer_about_one_system_cites_that_systems_document(kb: KnowledgeBase) -> None:
+    wrong = []
+    for entry, variant, text in answer_texts(kb):
+        system = variant or (entry.system if entry.system != "both" else None)
+        if system is not None and kb.documents[text.document]["system"] != system:
+            wrong.append(f"{entry.id} ({system}) cites {text.document}#{text.section}")
+    assert wrong == []
+
+
+def test_an_answer_giving_contacts_cites_a_section_that_has_them(kb: KnowledgeBase) -> None:
+    """Of the phone numbers and e-mail addresses an answer takes from the document it cites,
+    the section cited has at least one (an answer may add a contact from elsewhere)."""
+    sections = document_sections(kb)
+    wrong = []
+    for entry, variant, text in answer_texts(kb):
+        document = " ".join(body for (doc, _s), body in sections.items() if doc == text.document)
+        facts = [fact for fact in PHONE_OR_EMAIL.findall(kb.render(text.template))
+                 if fact in document]
+        section = sections[text.document, text.section]
+        if facts and not any(fact in section for fact in facts):
+            wrong.append(f"{entry.id} ({variant or 'generic'}): {', '.join(facts)} not in "
+                         f"{text.document}#{text.section}")
+    assert wrong == []
+
+
+def test_review_dates_are_dates_and_a_missing_one_means_never(
+    kb: KnowledgeBase, knowledge_copy: Path
+) -> None:
+    import datetime as dt
+
+    assert kb.entries["massone_browser_support"].reviewed == dt.date(2007, 11, 27)
+    assert kb.entries["ese_portal_about"].reviewed is None
+    _edit(knowledge_copy / "massone.yml",
+          lambda d: d["entries"][0].update(reviewed="last spring"))
+    with pytest.raises(KnowledgeError, match="reviewed must be a date"):
         KnowledgeBase(knowledge_copy)

@@ -459,9 +459,10 @@ class AgentService:
                   detail={"rows": rows}, client=client)
 
     # ----------------------------------------------------------------- sessions
-    def session(self, token: str | None) -> ConsoleSession | None:
+    def session(self, token: str | None, *, touch: bool = True) -> ConsoleSession | None:
         """The session a cookie's token names if it is still valid (and slide its idle
-        timeout); None for a missing, malformed, unknown, ended or expired one."""
+        timeout, unless `touch` is False: a live page checking, not the agent acting); None
+        for a missing, malformed, unknown, ended or expired one."""
         if not token or not TOKEN_PATTERN.fullmatch(token):
             return None
         now = self._now()
@@ -482,7 +483,8 @@ class AgentService:
                 or now - as_utc(row.last_seen_at) >= self.limits.idle_timeout
             ):
                 return None
-            row.last_seen_at = now
+            if touch:
+                row.last_seen_at = now
             return ConsoleSession(row.id, AgentInfo.of(agent), row.csrf_token,
                                   as_utc(row.expires_at))
 

@@ -119,6 +119,7 @@ class QueueQuery:
 
 @dataclass(frozen=True)
 class QueueRow:
+    id: int
     reference: str
     kind: str
     kind_title: str
@@ -139,6 +140,8 @@ class QueuePage:
     counts: dict[str, int]  # per status, with the query's other filters
     page: int
     pages: int
+    latest_id: int = 0  # the newest ticket's id, whatever the filters
+    newer: int = 0  # tickets matching the query filed after the `since` ticket asked about
 
 
 # ------------------------------------------------------------------------- one ticket
@@ -168,6 +171,7 @@ class TicketView:
     assignee_name: str | None
     overdue: bool
     due_at: datetime
+    first_name: str | None = None  # from the name facts, for canned replies
     facts: list[tuple[str, str]] = field(default_factory=list)
     transcript: list[dict[str, str]] = field(default_factory=list)
     events: list[EventView] = field(default_factory=list)
@@ -186,8 +190,9 @@ class TicketDesk:
         return as_utc(self._clock())
 
     # ----------------------------------------------------------------- reading
-    def queue(self, query: QueueQuery) -> QueuePage:
-        """One page of tickets matching `query`, with the per-status counts."""
+    def queue(self, query: QueueQuery, since: int | None = None) -> QueuePage:
+        """One page of tickets matching `query`, with the per-status counts; with `since` (a
+        ticket id), also how many matching tickets were filed after it."""
         now = self._now()
         filters: list[Any] = []
         if query.kind is not None:
@@ -224,17 +229,31 @@ class TicketDesk:
                 .limit(PAGE_SIZE).offset((query.page - 1) * PAGE_SIZE)
             ).all()
             rows = [self._row(ticket, name, now) for ticket, name in found]
+            latest_id = session.execute(select(func.max(Ticket.id))).scalar_one() or 0
+            newer = 0
+            if since is not None:
+                newer = session.execute(select(func.count(Ticket.id)).where(
+                    *filters, *status_filter, Ticket.id > since)).scalar_one()
         counts = {status: counted.get(status, 0) for status in TICKET_STATUSES}
         counts[UNRESOLVED] = sum(n for status, n in counts.items() if status != RESOLVED)
         counts[ALL] = counts[UNRESOLVED] + counts[RESOLVED]
         pages = max(1, math.ceil(total / PAGE_SIZE))
-        return QueuePage(rows, total, counts, query.page, pages)
+        return QueuePage(rows, total, counts, query.page, pages, latest_id, newer)
+
+    def queue_signature(self) -> tuple[Any, ...]:
+        """Changes whenever a ticket is filed or changed, as every change to a ticket is one
+        of its events (what the live queue watches)."""
+        with self._sessions() as session:
+            tickets = session.execute(select(func.count(Ticket.id), func.max(Ticket.id))).one()
+            last_event = session.execute(select(func.max(TicketEvent.id))).scalar_one()
+        return (*tickets, last_event)
 
     @staticmethod
     def _row(ticket: Ticket, assignee: str | None, now: datetime) -> QueueRow:
         created = as_utc(ticket.created_at)
         return QueueRow(
-            reference=reference_of(ticket), kind=ticket.kind, kind_title=kind_title(ticket.kind),
+            id=ticket.id, reference=reference_of(ticket), kind=ticket.kind,
+            kind_title=kind_title(ticket.kind),
             system=ticket.system, status=ticket.status, contact_email=ticket.contact_email,
             created_at=created, updated_at=as_utc(ticket.updated_at), assignee=assignee,
             overdue=is_overdue(ticket.status, created, now),
@@ -268,6 +287,7 @@ class TicketDesk:
                 assignee_name=assignee.display_name if assignee else None,
                 overdue=is_overdue(ticket.status, created, now),
                 due_at=HELP_DESK.expected_reply(created, 1),
+                first_name=first_name_of(facts),
                 facts=[(label, shown(value)) for label, value in
                        labelled_facts(ticket.kind, facts)],
                 transcript=[_transcript_entry(entry) for entry in transcript],
@@ -295,19 +315,33 @@ class TicketDesk:
 
     def assign_to_me(self, agent: AgentInfo, reference: str) -> bool:
         """Assign the ticket to `agent`; False when it already was."""
+        return self.assign(agent, reference, agent.username)
+
+    def assign(self, agent: AgentInfo, reference: str, assignee: str | None) -> bool:
+        """`agent` assigns the ticket to the active agent named `assignee` (None: nobody);
+        False when it already was."""
         now = self._now()
         with self._sessions() as session, session.begin():
+            new = None
+            if assignee is not None:
+                new = session.execute(
+                    select(Agent).where(Agent.username == assignee, Agent.active == 1)
+                ).scalar_one_or_none()
+                if new is None:
+                    raise ConsoleInputError(f"There is no active agent {assignee[:64]!r}.")
             ticket = _locked(session, reference)
-            if ticket.assignee_id == agent.id:
+            if ticket.assignee_id == (new.id if new else None):
                 return False
             previous = session.get(Agent, ticket.assignee_id) if ticket.assignee_id else None
-            ticket.assignee_id = agent.id
+            ticket.assignee_id = new.id if new else None
             ticket.updated_at = now
             _event(session, ticket, agent, ASSIGNED, {
-                "previous": previous.username if previous else None, "assignee": agent.username,
+                "previous": previous.username if previous else None,
+                "assignee": new.username if new else None,
             }, now)
             ticket_id = ticket.id
-        log.info("ticket %s assigned to agent %s", ticket_id, agent.id)
+        log.info("ticket %s assigned to agent %s by agent %s", ticket_id,
+                 new.id if new else None, agent.id)
         return True
 
     def set_status(self, agent: AgentInfo, reference: str, status: str) -> bool:
@@ -364,6 +398,18 @@ class TicketDesk:
 
 
 # ------------------------------------------------------------------------- helpers
+NAME_FACTS = ("full_name", "name_should_be", "name_as_shown")
+
+
+def first_name_of(facts: dict[str, str]) -> str | None:
+    """The first word of the user's name as the facts give it, if they hold a name."""
+    for name in NAME_FACTS:
+        words = str(facts.get(name) or "").split()
+        if words:
+            return words[0]
+    return None
+
+
 def _locked(session: Session, reference: str) -> Ticket:
     """The ticket `reference` names, row-locked for a change; TicketNotFound if there is none."""
     ticket = _find(session, reference, lock=True)
@@ -429,8 +475,8 @@ def _event_view(kind: str, event: TicketEvent) -> EventView:
     elif action == VIEWED:
         summary = "Viewed"
     elif action == ASSIGNED:
-        previous = detail.get("previous")
-        summary = f"Assigned to {detail.get('assignee')}" + (
+        previous, assignee = detail.get("previous"), detail.get("assignee")
+        summary = (f"Assigned to {assignee}" if assignee else "Unassigned") + (
             f" (was {previous})" if previous else "")
     elif action == STATUS_CHANGED:
         summary = (f"Status changed from {_status_label(detail.get('previous'))} "

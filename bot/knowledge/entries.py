@@ -3,22 +3,32 @@
 `knowledge/` is the single source of truth. Contacts and links are stated once in
 `sources.yml` and reused through placeholders (`{contact.massone_helpdesk.phone}`,
 `{link.massone_home}`). Answers are read at run time, so editing a text needs no retraining.
+Each entry may say when it was last `reviewed:` (a date; none means never).
+
+`load_knowledge(sessions=...)` also applies the answer texts admins edited in the console,
+stored in the database (`bot.knowledge.overrides`); without `sessions` it is the YAML alone.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from bot.settings import ROOT
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import sessionmaker
+
 KNOWLEDGE_DIR = ROOT / "knowledge"
 SYSTEMS = ("ese_portal", "massone")
 BOTH = "both"
+GENERIC = ""  # the variant key of an entry's generic answer (else a system)
 FAQ_FILES = ("ese_portal.yml", "massone.yml")
 FLOW_FILES = ("flows.yml",)
 _PLACEHOLDER = re.compile(r"\{(contact|link)\.([a-z0-9_]+)(?:\.([a-z0-9_]+))?\}")
@@ -93,6 +103,15 @@ class Entry:
     generic: _Text | None
     variants: dict[str, _Text] = field(default_factory=dict)
     counterpart: str | None = None
+    reviewed: dt.date | None = None  # when the agency last reviewed it; None: never
+
+    def texts(self) -> list[tuple[str, _Text]]:
+        """(variant, text) for each answer: GENERIC first, then the systems' variants."""
+        generic = [(GENERIC, self.generic)] if self.generic is not None else []
+        return generic + list(self.variants.items())
+
+    def text(self, variant: str) -> _Text | None:
+        return self.generic if variant == GENERIC else self.variants.get(variant)
 
 
 class KnowledgeBase:
@@ -195,6 +214,29 @@ class KnowledgeBase:
                     break
         return answers
 
+    def check_template(self, where: str, template: str) -> None:
+        """KnowledgeError unless every placeholder of `template` is well-formed and known."""
+        self._check_placeholders(where, template)
+
+    def with_texts(self, templates: dict[tuple[str, str], str]) -> KnowledgeBase:
+        """A copy with the answer texts of some (entry id, variant) replaced; every new text
+        is checked as a YAML one would be (KnowledgeError names the first problem)."""
+        changed = copy.copy(self)
+        changed.entries = dict(self.entries)
+        for (entry_id, variant), template in templates.items():
+            entry = changed.entries[entry_id]
+            text = entry.text(variant)
+            if text is None:
+                raise KnowledgeError(f"{entry_id}: no answer {variant or 'generic'!r}")
+            self._check_placeholders(entry_id, template)
+            new_text = replace(text, template=template)
+            if variant == GENERIC:
+                entry = replace(entry, generic=new_text)
+            else:
+                entry = replace(entry, variants={**entry.variants, variant: new_text})
+            changed.entries[entry_id] = entry
+        return changed
+
     # ----------------------------------------------------------------- internals
     def _answer(self, entry: Entry, text: _Text, system: str | None = None) -> Answer:
         document = self.documents[text.document]
@@ -202,7 +244,7 @@ class KnowledgeBase:
             entry_id=entry.id,
             kind=entry.kind,
             system=system or entry.system,
-            text=_squash(self.render(text.template)),
+            text=squash(self.render(text.template)),
             document_id=text.document,
             document_title=document["title"],
             section_id=text.section,
@@ -238,6 +280,7 @@ class KnowledgeBase:
             generic=generic,
             variants=variants,
             counterpart=raw.get("counterpart"),
+            reviewed=_review_date(raw.get("reviewed"), where),
         )
 
     def _build_mention_index(self) -> dict[str, str]:
@@ -296,21 +339,51 @@ def _read_yaml(path: Path) -> Any:
         return yaml.safe_load(handle)
 
 
+def _review_date(value: Any, where: str) -> dt.date | None:
+    """An entry's `reviewed:` (YAML reads 2026-11-28 as a date); None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    elif isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise KnowledgeError(f"{where}: reviewed must be a date like 2026-11-28") from None
+    if not isinstance(value, dt.date):
+        raise KnowledgeError(f"{where}: reviewed must be a date like 2026-11-28")
+    if value > dt.date.today() + dt.timedelta(days=1):
+        raise KnowledgeError(f"{where}: reviewed {value} is in the future")
+    return value
+
+
+def squash(text: str) -> str:
+    """Whitespace as the chat shows it: single spaces, none at the ends."""
+    return " ".join(text.split())
+
+
 def _normalise(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9.]+", " ", text.lower()).split())
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 _cache: dict[Path, tuple[int, KnowledgeBase]] = {}
 
 
-def load_knowledge(directory: Path = KNOWLEDGE_DIR) -> KnowledgeBase:
-    """The knowledge base, re-read whenever a file in `directory` changed (no restart needed)."""
+def load_knowledge(
+    directory: Path = KNOWLEDGE_DIR, sessions: sessionmaker | None = None
+) -> KnowledgeBase:
+    """The knowledge base, re-read whenever a file in `directory` changed (no restart needed).
+
+    With `sessions`, the answer texts admins edited in the console and stored in that
+    database are applied (`bot.knowledge.overrides`), also at once.
+    """
     stamp = max(p.stat().st_mtime_ns for p in directory.glob("*.yml"))
     cached = _cache.get(directory)
     if cached is None or cached[0] != stamp:
         _cache[directory] = (stamp, KnowledgeBase(directory))
-    return _cache[directory][1]
+    base = _cache[directory][1]
+    if sessions is None:
+        return base
+    from bot.knowledge.overrides import with_stored_edits  # it builds on this module
+
+    return with_stored_edits(base, sessions).knowledge

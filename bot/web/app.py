@@ -20,7 +20,14 @@ from aiohttp.abc import AbstractAccessLogger
 from bot.db import make_engine, session_factory, upgrade
 from bot.recovery.service import RecoveryService
 from bot.settings import Settings
-from bot.web import console, console_security, help_pages, reset
+from bot.web import (
+    console,
+    console_desk,
+    console_knowledge,
+    console_security,
+    help_pages,
+    reset,
+)
 from bot.web.common import (
     DEFAULT_PORT,
     HOST,
@@ -94,6 +101,8 @@ def create_app(service: RecoveryService, settings: Settings | None = None) -> we
     help_pages.add_routes(app)
     console.add_routes(app)
     console_security.add_routes(app)
+    console_desk.add_routes(app)
+    console_knowledge.add_routes(app)
     app.on_response_prepare.append(_security_headers)
     return app
 

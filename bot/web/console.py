@@ -51,6 +51,7 @@ from bot.console.ticket_desk import (
     SYSTEM_FILTERS,
     UNRESOLVED,
     ConsoleInputError,
+    QueuePage,
     QueueQuery,
     TicketDesk,
     TicketNotFound,
@@ -60,7 +61,13 @@ from bot.mail.outbox import as_utc, utc_now
 from bot.models import TICKET_KINDS, TICKET_STATUSES
 from bot.tickets.business_hours import HELP_DESK
 from bot.tickets.service import kind_title, parse_reference
-from bot.web.common import MAX_BODY_BYTES, SESSIONS_KEY, SETTINGS_KEY, client_address
+from bot.web.common import (
+    MAX_BODY_BYTES,
+    SECURITY_HEADERS,
+    SESSIONS_KEY,
+    SETTINGS_KEY,
+    client_address,
+)
 from bot.web.console_auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -75,6 +82,7 @@ from bot.web.console_auth import (
     tokens_match,
 )
 from bot.web.console_charts import bar_chart
+from bot.web.console_helpers import ticket_helpers
 from bot.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -82,7 +90,11 @@ log = logging.getLogger(__name__)
 CLOCK_KEY = web.AppKey("console_clock", object)  # a Callable[[], datetime]
 NLU_ADDITIONS_KEY = web.AppKey("console_nlu_additions", Path)
 AGENT_LIMITS_KEY = web.AppKey("console_agent_limits", AgentLimits)
-NO_STORE = {"Cache-Control": "no-store"}
+# The console's own scripts (static/console.js: the live queue, canned replies) and its
+# server-sent events; otherwise the app's strict policy.
+CONSOLE_CSP = (SECURITY_HEADERS["Content-Security-Policy"]
+               + "; script-src 'self'; connect-src 'self'")
+CONSOLE_HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": CONSOLE_CSP}
 SYSTEM_NAMES = {NO_SYSTEM: "Not stated"}
 ORDER_LABELS = {"newest": "Newest first", "oldest": "Oldest first"}
 FILTER_LABELS = {UNRESOLVED: "Not resolved", ALL: "All", **STATUS_LABELS}
@@ -91,6 +103,7 @@ DASHBOARD_PERIODS = {"": "All time", "7": "Last 7 days", "30": "Last 30 days",
 UNANSWERED_VIEWS = {"waiting": "Waiting for an FAQ", "attached": "Attached to an FAQ"}
 DONE = {
     "assigned": "The ticket is assigned to you.",
+    "reassigned": "The ticket's assignee was changed.",
     "status": "The status was changed.",
     "note": "Your note was added.",
     "reply": "Your reply is queued for sending by e-mail.",
@@ -188,7 +201,7 @@ def _page(
     **context: Any,
 ) -> web.Response:
     return render(
-        f"console/{template}", status=status, headers=dict(NO_STORE),
+        f"console/{template}", status=status, headers=dict(CONSOLE_HEADERS),
         agent=current.agent if current else None,
         csrf_token=current.csrf_token if current else "", csrf_field=CSRF_FIELD,
         section=section, when=when, when_iso=when_iso, duration=duration, percent=percent,
@@ -205,7 +218,7 @@ def _message(
 
 
 def _redirect(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location, **NO_STORE})
+    return web.Response(status=303, headers={"Location": location, **CONSOLE_HEADERS})
 
 
 def _to_sign_in(request: web.Request, *, come_back: bool) -> web.Response:
@@ -464,21 +477,30 @@ def _queue_url(query: QueueQuery, **changes: Any) -> str:
     return "/console" + _query_string(values)
 
 
+def queue_context(query: QueueQuery, result: QueuePage, since: int) -> dict[str, Any]:
+    """What templates/console/queue_live.html needs besides the formatting helpers every
+    console page has (the page, and its live updates)."""
+    return dict(
+        query=query, result=result, since=since, status_filters=STATUS_FILTERS,
+        status_url=lambda status: _queue_url(query, status=status, page=1),
+        page_url=lambda number: _queue_url(query, page=number),
+    )
+
+
 @page
 async def queue_page(request: web.Request, current: ConsoleSession) -> web.StreamResponse:
-    """GET /console: the tickets, filtered, sorted and paginated."""
+    """GET /console: the tickets, filtered, sorted and paginated; static/console.js keeps them
+    current (bot.web.console_desk's server-sent events)."""
     query, problems = _queue_query(request.query)
     if query is None:
         return _bad_query(current, problems, ("/console", "Back to the queue"))
     result = await asyncio.to_thread(_desk(request).queue, query)
     await record_access(request, current, "viewed_queue", "queue",
                         [row.reference for row in result.rows])
+    context = queue_context(query, result, result.latest_id)
     return _page(
-        "queue.html", current=current, section="queue", query=query, result=result,
-        status_filters=STATUS_FILTERS, kinds=TICKET_KINDS, systems=SYSTEM_FILTERS,
-        orders=ORDER_LABELS,
-        status_url=lambda status: _queue_url(query, status=status, page=1),
-        page_url=lambda number: _queue_url(query, page=number),
+        "queue.html", current=current, section="queue", kinds=TICKET_KINDS,
+        systems=SYSTEM_FILTERS, orders=ORDER_LABELS, **context,
     )
 
 
@@ -491,10 +513,13 @@ async def _ticket_response(
     if view is None:
         return _not_found(current, reference)
     done = DONE.get(request.query.get("done", "")) if status == 200 else None
+    helpers = await asyncio.to_thread(ticket_helpers, request, view)
+    if not reply_text and status == 200:
+        reply_text = helpers.chosen_text(request.query.get("canned", ""))
     return _page(
         "ticket.html", current=current, status=status, section="queue", ticket=view,
         statuses=TICKET_STATUSES, problem=problem, done=done, note_text=note_text,
-        reply_text=reply_text, max_text=MAX_TEXT,
+        reply_text=reply_text, max_text=MAX_TEXT, helpers=helpers,
     )
 
 
@@ -516,10 +541,11 @@ async def ticket_page(request: web.Request, current: ConsoleSession) -> web.Stre
 
 
 def _ticket_action(
-    action: Callable[[TicketDesk, ConsoleSession, str, dict[str, str]], bool | None],
+    action: Callable[[TicketDesk, ConsoleSession, str, dict[str, str]], str | bool | None],
     done: str,
 ) -> Handler:
-    """A POST on a ticket: do `action`, then back to the ticket page saying what happened."""
+    """A POST on a ticket: do `action`, then back to the ticket page saying what happened
+    (`done`, or the outcome `action` returns; "unchanged" when it returns False)."""
 
     @form
     async def handler(
@@ -537,16 +563,23 @@ def _ticket_action(
             texts = {f"{done}_text": fields.get("text", "")} if done in ("note", "reply") else {}
             return await _ticket_response(request, current, reference, status=400,
                                           problem=str(error), **texts)
-        outcome = done if changed is not False else "unchanged"
+        outcome = changed if isinstance(changed, str) else (
+            done if changed is not False else "unchanged")
         return _redirect(f"/console/tickets/{urllib.parse.quote(reference)}?done={outcome}")
 
     return handler
 
 
-assign = _ticket_action(
-    lambda desk, current, reference, fields: desk.assign_to_me(current.agent, reference),
-    "assigned",
-)
+def _assign(desk: TicketDesk, current: ConsoleSession, reference: str,
+            fields: dict[str, str]) -> str | bool:
+    """To the agent chosen (`assignee`: a username, "" for nobody), or to me without one."""
+    assignee = fields.get("assignee", current.agent.username)
+    if not desk.assign(current.agent, reference, assignee or None):
+        return False
+    return "assigned" if assignee == current.agent.username else "reassigned"
+
+
+assign = _ticket_action(_assign, "assigned")
 change_status = _ticket_action(
     lambda desk, current, reference, fields: desk.set_status(
         current.agent, reference, fields.get("status", "")),

@@ -169,8 +169,9 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def help_page(request: web.Request) -> web.Response:
-    """GET /help/{document_id}: one document, section by section."""
-    kb = load_knowledge()
+    """GET /help/{document_id}: one document, section by section (with the answers admins
+    edited in the console)."""
+    kb = await asyncio.to_thread(load_knowledge, sessions=request.app[SESSIONS_KEY])
     document_id = request.match_info["document_id"]
     document = kb.documents.get(document_id)
     if document is None:

@@ -118,8 +118,9 @@ def read_answer(
             return Reading(STOP)
         if parsed.intent in SMALL_TALK_RESPONSES:
             return Reading(SMALL_TALK, entry_id=SMALL_TALK_RESPONSES[parsed.intent])
+    # Something else altogether, said in a sentence; a short bad answer is just a bad answer.
     if not free_text and parsed.intent == "out_of_scope" and parsed.confidence >= CONFIDENT \
-            and not _carries_value(text, asked) and not valid:
+            and len(found) >= 4 and not _carries_value(text, asked) and not valid:
         return Reading(OFF_TOPIC)
     named = facts.strip_filler(facts.without_user_name(text))
     if asked.type == "name" and len(named.split()) > MAX_NAME_WORDS:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from actions.replies import send_answer
 from bot.console.conversation_stats import TICKET
 from bot.db import retry_on_disconnect
+from bot.knowledge.districts import canonical_name
 from bot.knowledge.entries import Answer, KnowledgeBase, load_knowledge
 from bot.mail.outbox import utc_now
 from bot.nlu.understanding import understand
@@ -151,10 +152,12 @@ class ValidateRequestForm(FormValidationAction):
             return self._confirmation(dispatcher, tracker, kind, facts)
         text = str(value)
         district = _entity(tracker, DISTRICT_ENTITY)
+        chosen = None
         if field.type == "district" and text.startswith("/") and district:
-            text = district  # a suggestion button
+            text = district  # a suggestion button, naming a district as listed ("Boxford")
+            chosen = canonical_name(district)
         try:
-            facts[field.name] = check_answer(field, text)
+            facts[field.name] = chosen or check_answer(field, text)
         except FieldProblem as problem:
             if not self._answered_question(dispatcher, tracker, field):
                 buttons = [

@@ -202,3 +202,16 @@ def test_yes_and_no_without_an_offer_are_acknowledged() -> None:
 def test_thats_correct_confirms() -> None:
     slots, _ = validate(tracker("yes that's correct", intent="affirm", request_facts=MERGE_FACTS))
     assert slots == {"request_answer": CONFIRMED, "request_stage": None}
+
+
+def test_a_district_suggestion_button_is_taken_as_named() -> None:
+    """"Boxford" typed could also mean Masconomet; its button means the Boxford district."""
+    typed = tracker("Boxford", request_kind="find_directory_admin")
+    slots, [message] = validate(typed)
+    assert slots["request_answer"] is None
+    buttons = {button["title"]: button["payload"] for button in message["buttons"]}
+    assert list(buttons) == ["Boxford", "Masconomet"]
+    chosen = tracker(buttons["Boxford"], request_kind="find_directory_admin",
+                     entities=[{"entity": "district", "value": "Boxford"}])
+    slots, _ = validate(chosen)
+    assert slots["request_facts"] == {"district": "Boxford"}

@@ -7,7 +7,8 @@ Two artefacts:
   changes neither this file nor the model. Committed; `--check` fails when it is stale.
 - `build/spacy_pipeline/`: a blank English spaCy pipeline with an `entity_ruler` that finds the
   systems, their applications and system-specific terms (labels `system`, `application`, `term`)
-  and Massachusetts school districts (label `district`, from knowledge/districts.csv).
+  and Massachusetts school districts (label `district`, from knowledge/districts.csv and
+  knowledge/district_towns.csv).
   `config.yml` loads it through `SpacyNLP`. Not committed (binary); rebuilt when stale.
 """
 

@@ -47,7 +47,7 @@ $(VENV)/.installed: requirements.lock
 install: $(VENV)/.installed
 
 # Rasa files generated from knowledge/ (see bot/nlu/generate.py).
-$(GENERATED): $(VENV)/.installed $(wildcard knowledge/*.yml) knowledge/districts.csv $(wildcard data/nlu/*.yml) bot/nlu/generate.py bot/nlu/augment.py bot/knowledge/entries.py bot/knowledge/districts.py
+$(GENERATED): $(VENV)/.installed $(wildcard knowledge/*.yml) knowledge/districts.csv knowledge/district_towns.csv $(wildcard data/nlu/*.yml) bot/nlu/generate.py bot/nlu/augment.py bot/knowledge/entries.py bot/knowledge/districts.py
 	$(PY) -m bot.nlu.generate
 	touch $@
 

@@ -29,6 +29,7 @@ from bot.dialogue import in_form
 from bot.dialogue import reading as dialogue_reading
 from bot.dialogue.facts import find_user_name, without_user_name
 from bot.dialogue.turns import Parsed
+from bot.knowledge.districts import canonical_name
 from bot.knowledge.entries import Answer, KnowledgeBase
 from bot.mail.outbox import utc_now
 from bot.services import (
@@ -173,8 +174,10 @@ class ValidateRequestForm(GuidedValidation, FormValidationAction):
         facts: dict[str, str], field: RequestField, text: str,
     ) -> dict[str, Any]:
         district = _entity(tracker, DISTRICT_ENTITY)
+        chosen = None
         if field.type == "district" and text.startswith("/") and district:
-            text = district  # a suggestion button
+            text = district  # a suggestion button, naming a district as listed ("Boxford")
+            chosen = canonical_name(district)
         companion = kind.offered_with(field.name)
         if companion is not None and not facts.get(companion.name):
             given = find_user_name(text)  # "Jo Doe, user name jdoe7"
@@ -182,7 +185,7 @@ class ValidateRequestForm(GuidedValidation, FormValidationAction):
                 facts[companion.name] = given
                 text = without_user_name(text)
         try:
-            facts[field.name] = check_answer(field, text, facts=facts)
+            facts[field.name] = chosen or check_answer(field, text, facts=facts)
         except FieldProblem as problem:
             buttons = [
                 {"title": name, "payload": _inform_payload(DISTRICT_ENTITY, name)}

@@ -56,6 +56,13 @@ def test_import_stores_canonical_districts_and_lookup_orders_by_last_name(
     assert admins_of(database_url, "Boston") == []
 
 
+def test_a_district_is_taken_as_listed_though_its_town_has_another(database_url: str) -> None:
+    run_import(database_url, HEADER + "Boxford,Bo,Example,bo@example.org,\n"
+               "Masco,Ma,Example,ma@example.org,\n")
+    assert [admin[0] for admin in admins_of(database_url, "Boxford")] == ["Bo"]
+    assert [admin[0] for admin in admins_of(database_url, "Masconomet")] == ["Ma"]
+
+
 def test_columns_in_any_order_and_values_trimmed(database_url: str) -> None:
     text = ("email , phone,last_name,district,first_name\n"
             " a@example.org , 617 555 0100 ,Doe, Boston ,Al\n")
@@ -81,7 +88,7 @@ def test_reimport_updates_instead_of_duplicating(database_url: str) -> None:
     [
         ("Worcestershire Sauce,Al,Doe,a@example.org,\n", "is not a Massachusetts school district"),
         ("Narnia,Al,Doe,a@example.org,\n", "'Narnia' is not a Massachusetts school district"),
-        ("Boylston,Al,Doe,a@example.org,\n", "did you mean 'West Boylston'"),
+        ("Boylston,Al,Doe,a@example.org,\n", "did you mean 'Berlin-Boylston' or 'West Boylston'?"),
         ("Mass,Al,Doe,a@example.org,\n", "'Mass' is not a Massachusetts school district"),
         ("Boston,Al,Doe,al@nodomain,\n", "email is not an address"),
         ("Boston,<b>Al</b>,Doe,a@example.org,\n", "first_name must be letters"),

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from bot.knowledge.districts import (
+    ABBREVIATIONS,
+    AMBIGUOUS_MEMBER_TOWNS,
     AMBIGUOUS_REGIONALS,
     AMBIGUOUS_TOWNS,
     DISTRICTS_FILE,
+    PERSON_NAMED_TOWNS,
+    SCHOOL,
+    SEVERAL,
+    TOWNS_FILE,
     DistrictMatch,
+    canonical_name,
     district_patterns,
+    load_district_towns,
     load_districts,
     match_district,
     normalise,
@@ -188,3 +197,241 @@ def test_entity_patterns_find_districts_not_names_or_words(
     nlp, sentence: str, found: list[tuple[str, str]]
 ) -> None:
     assert districts_in(nlp, sentence) == found
+
+
+# Member towns of regional districts, abbreviations, school names (knowledge/district_towns.csv).
+
+
+def test_the_towns_file_names_listed_districts_and_says_it_needs_checking() -> None:
+    rows = load_district_towns()
+    names = set(load_districts())
+    assert 150 <= len(rows) <= 300 and len(set(rows)) == len(rows)
+    assert {district for _, district in rows} <= names
+    assert not any("Vocational" in district or "Technical" in district for _, district in rows)
+    text = TOWNS_FILE.read_text(encoding="utf-8")
+    assert text.startswith("#") and "check it against DESE" in text
+    towns = {normalise(town) for town, _ in rows}
+    assert towns >= AMBIGUOUS_MEMBER_TOWNS | PERSON_NAMED_TOWNS
+    assert not AMBIGUOUS_MEMBER_TOWNS & PERSON_NAMED_TOWNS
+
+
+def test_a_town_in_an_unlisted_district_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "district_towns.csv"
+    path.write_text("# a comment\ntown,district\nHolden,Wachusett\n", encoding="utf-8")
+    assert load_district_towns(path) == (("Holden", "Wachusett"),)
+    path.write_text("town,district\nHolden,Wachusett Regional\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not in the list"):
+        load_district_towns(path)
+    path.write_text("town,district\nHolden,Wachusett\nHolden,Wachusett\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="twice"):
+        load_district_towns(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "district"),
+    [
+        ("Holden", "Wachusett"),
+        ("the town of Holden, MA", "Wachusett"),
+        ("Paxton", "Wachusett"),
+        ("Bolton", "Nashoba"),
+        ("Lancaster", "Nashoba"),
+        ("stow", "Nashoba"),
+        ("Pepperell", "North Middlesex"),
+        ("Great Barrington", "Berkshire Hills"),
+        ("West Stockbridge", "Berkshire Hills"),
+        ("West Newbury", "Pentucket"),
+        ("Newbury", "Triton"),
+        ("Manchester-by-the-Sea", "Manchester Essex Regional"),
+        ("Templeton", "Narragansett"),
+        ("Chatham", "Monomoy Regional School District"),
+        ("Ayer", "Ayer Shirley School District"),
+        ("Boxborough", "Acton-Boxborough"),  # hyphenated districts' parts still work
+        ("Boxboro", "Acton-Boxborough"),
+        ("Acton", "Acton-Boxborough"),
+        ("Yarmouth", "Dennis-Yarmouth"),
+        ("Tolland", "Southwick-Tolland-Granville Regional School District"),
+    ],
+)
+def test_member_towns_name_their_regional_district(text: str, district: str) -> None:
+    assert match_district(text) == DistrictMatch(district)
+
+
+@pytest.mark.parametrize(
+    ("text", "districts"),
+    [
+        # A town's own elementary district and the regional one for the older grades.
+        ("Boxford", ("Boxford", "Masconomet")),
+        ("middleton", ("Middleton", "Masconomet")),
+        ("Topsfield", ("Topsfield", "Masconomet")),
+        ("Amherst", ("Amherst", "Amherst-Pelham")),
+        ("Concord", ("Concord", "Concord-Carlisle")),
+        ("Sturbridge", ("Sturbridge", "Tantasqua")),
+        ("Southborough", ("Southborough", "Northboro-Southboro")),
+        # Two regional districts, or a name that is part of another district's.
+        ("Aquinnah", ("Martha's Vineyard", "Up-Island Regional")),
+        ("Wendell", ("New Salem-Wendell", "Ralph C Mahar")),
+        ("Chesterfield", ("Chesterfield-Goshen", "Hampshire")),
+        ("Boylston", ("Berlin-Boylston", "West Boylston")),
+        ("Adams", ("Hoosac Valley Regional", "North Adams")),
+    ],
+)
+def test_a_town_of_several_districts_offers_them_all(text: str, districts: tuple) -> None:
+    assert match_district(text) == DistrictMatch(None, districts, SEVERAL)
+
+
+@pytest.mark.parametrize(
+    ("text", "district"),
+    [
+        ("Boxford Public Schools", "Boxford"),
+        ("Amherst Regional High School", "Amherst-Pelham"),
+        ("Sturbridge Regional", "Tantasqua"),
+        ("Boylston Regional", "Berlin-Boylston"),
+    ],
+)
+def test_public_or_regional_says_which_of_a_towns_districts(text: str, district: str) -> None:
+    assert match_district(text) == DistrictMatch(district)
+
+
+def test_a_listed_name_is_taken_as_listed_where_asked_for() -> None:
+    assert canonical_name(" boxford ") == "Boxford"
+    assert canonical_name("Acton-Boxborough") == "Acton-Boxborough"
+    assert canonical_name("Acton Boxborough") is None and canonical_name("Holden") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "district"),
+    [
+        ("BPS", "Boston"),
+        ("the BPS", "Boston"),
+        ("bps", "Boston"),
+        ("B.P.S.", "Boston"),
+        ("WPS", "Worcester"),
+        ("the wps", "Worcester"),
+        ("SPS", "Springfield"),
+        ("ABRSD", "Acton-Boxborough"),
+        ("the ABRHS", "Acton-Boxborough"),
+        ("LSRHS", "Lincoln-Sudbury"),
+        ("WRSD", "Wachusett"),
+        ("Masco", "Masconomet"),
+    ],
+)
+def test_common_abbreviations_name_their_district(text: str, district: str) -> None:
+    assert match_district(text) == DistrictMatch(district)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["LPS", "CPS", "NPS", "MPS", "the HPS", "PS", "RSD",
+     "NRSD",  # Nashoba, Narragansett and Nauset
+     "HWRSD",  # Hamilton-Wenham and Hampden-Wilbraham
+     "SBRSD"],  # Southern Berkshire and Somerset Berkley
+)
+def test_abbreviations_of_several_districts_stay_unknown(text: str) -> None:
+    assert match_district(text).name is None
+
+
+def test_every_listed_abbreviation_belongs_to_a_listed_district() -> None:
+    assert set(ABBREVIATIONS) <= set(load_districts())
+
+
+@pytest.mark.parametrize(
+    ("text", "district"),
+    [
+        ("Newton North High School", "Newton"),
+        ("Newton South High", "Newton"),
+        ("Boston Latin School", "Boston"),
+        ("Worcester Technical High School", "Worcester"),
+        ("Springfield Central High School", "Springfield"),
+        ("West Springfield High School", "West Springfield"),
+        ("North Andover Middle School", "North Andover"),
+        ("Lowell High", "Lowell"),
+        ("Holden Elementary School", None),  # a person's name: see below
+        ("Wachusett Regional High School", "Wachusett"),
+        ("Franklin High School", "Franklin"),
+    ],
+)
+def test_a_school_named_after_its_place_names_the_district(text: str, district: str) -> None:
+    assert match_district(text).name == district
+
+
+@pytest.mark.parametrize(
+    ("text", "suggested"),
+    [
+        ("Oakridge Elementary", ()),
+        ("Mayo Elementary School", ()),
+        # Schools named after people who share a town's name are anywhere: suggested only.
+        ("Lincoln Elementary School", ("Lincoln", "Lincoln-Sudbury")),
+        ("Winthrop Elementary", ("Winthrop",)),
+        ("Holden Elementary School", ("Wachusett",)),
+    ],
+)
+def test_a_school_without_its_district_is_recognised_as_a_school(
+    text: str, suggested: tuple
+) -> None:
+    assert match_district(text) == DistrictMatch(None, suggested, SCHOOL)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Boston College High School", "Worcester Academy", "Boston Collegiate Charter School",
+     "Newtonville High", "Newton North"],
+)
+def test_other_schools_near_a_place_name_get_no_guess(text: str) -> None:
+    assert match_district(text).name is None
+
+
+@pytest.mark.parametrize(
+    ("text", "suggested"),
+    [
+        ("berkshire", {"Berkshire Hills", "Central Berkshire", "Southern Berkshire"}),
+        ("Berkshire Regional", {"Berkshire Hills", "Central Berkshire", "Southern Berkshire"}),
+        ("Springfield Hills", {"Springfield"}),
+    ],
+)
+def test_short_shared_names_still_give_suggestions(text: str, suggested: set) -> None:
+    match = match_district(text)
+    assert match.name is None and suggested <= set(match.suggestions)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "found"),
+    [
+        ("I teach in Boxborough", [("Boxborough", "Acton-Boxborough")]),
+        ("we're in holden", [("in holden", "Wachusett")]),
+        ("I work in Great Barrington", [("Great Barrington", "Berkshire Hills")]),
+        ("I work for Holden public schools", [("Holden public schools", "Wachusett")]),
+        ("directory admin for BPS?", [("BPS", "Boston")]),
+        ("who is the directory administrator for the WPS",
+         [("WPS", "Worcester")]),
+        ("is there a DA at ABRSD", [("ABRSD", "Acton-Boxborough")]),
+        ("I teach at Masco", [("Masco", "Masconomet")]),
+        ("my son Holden can't log in", []),
+        ("I'm Warren Spencer and Heath Dalton is my boss", []),
+        ("I live in Washington and studied at Princeton", []),
+        ("stow the laptop, the sterling is falling in Manchester", []),
+        ("Washington public schools", [("Washington public schools", "Central Berkshire")]),
+        ("LPS and CPS", []),
+        ("I teach in Chilmark", []),  # two districts: asked, not guessed
+    ],
+)
+def test_entity_patterns_find_member_towns_and_abbreviations(
+    nlp, sentence: str, found: list[tuple[str, str]]
+) -> None:
+    assert districts_in(nlp, sentence) == found
+
+
+VOCATIONAL = re.compile(r"\b(voc\w*|tech\w*|agri\w*|aggie|rvt)\b")
+
+
+def test_every_member_town_pattern_resolves_to_its_district() -> None:
+    towns = {normalise(town) for town, _ in load_district_towns()}
+    checked = 0
+    for pattern in district_patterns():
+        text = " ".join(token["LOWER"] for token in pattern["pattern"])
+        if normalise(text) in towns and not VOCATIONAL.search(text):
+            match = match_district(text)
+            assert match.name == pattern["id"] or (
+                match.reason == SEVERAL and pattern["id"] in match.suggestions
+            ), text
+            checked += 1
+    assert checked > 500

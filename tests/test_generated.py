@@ -48,6 +48,20 @@ def test_spacy_pipeline_finds_districts_but_not_people_named_like_towns() -> Non
     assert not nlp("my name is Sharon Lee and I teach reading").ents
 
 
+def test_spacy_pipeline_finds_member_towns_and_abbreviations_not_first_names() -> None:
+    nlp = spacy.load(SPACY_DIR)
+    found = [(ent.text, ent.ent_id_) for ent in nlp(
+        "I teach in Boxborough, we moved from BPS and my sister is in holden"
+    ).ents]
+    assert found == [("Boxborough", "Acton-Boxborough"), ("BPS", "Boston"),
+                     ("in holden", "Wachusett")]
+    question = nlp("who's the directory admin for WPS?")
+    assert [(ent.label_, ent.ent_id_) for ent in question.ents] == [
+        ("term", "ese_portal"), ("district", "Worcester")
+    ]
+    assert not nlp("my son Holden lives in Washington and reads about Warren").ents
+
+
 def test_only_training_inputs_decide_retraining() -> None:
     inputs = {str(path.relative_to(ROOT)) for path in training_inputs()}
     assert "data/generated/faq_responses.yml" in inputs and "config.yml" in inputs

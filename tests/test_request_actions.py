@@ -237,3 +237,16 @@ def test_a_user_name_given_with_the_first_answer_is_kept() -> None:
 def test_a_request_opens_with_the_user_name_not_given() -> None:
     events = start_request("login_incorrect")
     assert SlotSet("request_facts", {"user_name": ""}) in events
+
+
+def test_a_district_suggestion_button_is_taken_as_named() -> None:
+    """"Boxford" typed could also mean Masconomet; its button means the Boxford district."""
+    typed = tracker("Boxford", request_kind="find_directory_admin")
+    slots, [message] = validate(typed)
+    assert slots["request_answer"] is None
+    buttons = {button["title"]: button["payload"] for button in message["buttons"]}
+    assert list(buttons) == ["Boxford", "Masconomet"]
+    chosen = tracker(buttons["Boxford"], request_kind="find_directory_admin",
+                     entities=[{"entity": "district", "value": "Boxford"}])
+    slots, _ = validate(chosen)
+    assert slots["request_facts"] == {"district": "Boxford"}

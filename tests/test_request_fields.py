@@ -79,6 +79,40 @@ def test_refused_answers_say_why(type_: str, typed: str, reason: str) -> None:
     assert reason in problem.value.reply
 
 
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("we're in Holden", "Wachusett"),
+        ("I work in Lancaster", "Nashoba"),
+        ("BPS", "Boston"),
+        ("I teach at Newton North High School", "Newton"),
+        ("Boxford Public Schools", "Boxford"),
+    ],
+)
+def test_districts_as_people_name_them(typed: str, stored: str) -> None:
+    assert check_answer(field("district"), typed, TODAY) == stored
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason", "suggested"),
+    [
+        ("Oakridge Elementary",
+         '"Oakridge Elementary" sounds like a school. Which district, or which city or town, '
+         "is it in?", ()),
+        ("I teach at Lincoln Elementary School", "sounds like a school", ("Lincoln",)),
+        ("Boxford", '"Boxford" could mean more than one district. Which one is yours?',
+         ("Boxford", "Masconomet")),
+        ("Narnia", "I don't know a Massachusetts district called \"Narnia\"", ()),
+        ("LPS", "I don't know a Massachusetts district called \"LPS\"", ()),
+    ],
+)
+def test_unclear_districts_say_what_is_missing(typed: str, reason: str, suggested: tuple) -> None:
+    with pytest.raises(FieldProblem) as problem:
+        check_answer(field("district"), typed, TODAY)
+    assert reason in problem.value.reply
+    assert set(suggested) <= set(problem.value.suggestions)
+
+
 @pytest.mark.parametrize("typed", ["I don't know", "idk", "Not sure.", "skip"])
 def test_optional_fields_accept_not_knowing(typed: str) -> None:
     assert check_answer(field("user_name", optional=True), typed, TODAY) == ""

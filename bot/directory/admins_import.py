@@ -1,8 +1,9 @@
 """Import the Directory Administrators of each district from a CSV file: all rows or none.
 
 Columns (header row required, any order): district, first_name, last_name, email, phone
-(optional). The district may be written any way `match_district` resolves confidently
-("Worcester Public Schools") and is stored under its canonical name. Re-importing updates an
+(optional). The district may be written as listed ("Boxford", which typed in the chat could
+also mean Masconomet) or any way `match_district` resolves confidently ("Worcester Public
+Schools"), and is stored under its canonical name. Re-importing updates an
 administrator, matched on (district, email), rather than duplicating them.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.csv_import import CsvFormat, ImportReport, read_rows, upsert
-from bot.knowledge.districts import match_district
+from bot.knowledge.districts import DistrictMatch, canonical_name, match_district
 from bot.models import DirectoryAdmin
 from bot.validation import email_problem, is_name, is_us_phone
 
@@ -35,7 +36,9 @@ def _unknown_district(text: str, suggestions: tuple[str, ...]) -> str:
 def _validate_row(values: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     problems: list[str] = []
     if values["district"]:
-        match = match_district(values["district"])
+        # The agency's list names districts as listed: "Boxford" is Boxford, not Masconomet.
+        name = canonical_name(values["district"])
+        match = match_district(values["district"]) if name is None else DistrictMatch(name)
         if match.name is None:
             problems.append(_unknown_district(values["district"], match.suggestions))
         else:

@@ -9,7 +9,8 @@ Three artefacts:
   greetings, context and closings (bot/nlu/augment.py). Committed; `--check` fails when stale.
 - `build/spacy_pipeline/`: a blank English spaCy pipeline with an `entity_ruler` that finds the
   systems, their applications and system-specific terms (labels `system`, `application`, `term`)
-  and Massachusetts school districts (label `district`, from knowledge/districts.csv).
+  and Massachusetts school districts (label `district`, from knowledge/districts.csv and
+  knowledge/district_towns.csv).
   `config.yml` loads it through `SpacyNLP`. Not committed (binary); rebuilt when stale.
 """
 

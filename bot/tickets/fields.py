@@ -39,7 +39,8 @@ _LEAD_IN = re.compile(
     r"^(?:(?:my|the|our)\s+)?(?:full\s+|correct\s+|daytime\s+|new\s+|old\s+)?"
     r"(?:name|e-?mail(?:\s+address)?|address|phone(?:\s+number)?|number|school|district|"
     r"user\s?name|date|reference)\s*(?:is|was|:)\s*"
-    r"|^(?:it'?s|it\s+is|that'?s|i'?m|i\s+am|i\s+work\s+at|i\s+teach\s+at|at|from)\s+",
+    r"|^(?:it'?s|it\s+is|that'?s|i'?m|i\s+am|we'?re|we\s+are|i\s+(?:work|teach)\s+(?:at|in|for)"
+    r"|at|from)\s+",
     re.IGNORECASE,
 )
 _EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+")
@@ -177,20 +178,30 @@ def _school(value: str, _today: dt.date) -> str:
 
 
 def _district(value: str, _today: dt.date) -> str:
-    from bot.knowledge.districts import match_district
+    from bot.knowledge.districts import SCHOOL, SEVERAL, match_district
 
     match = match_district(value)
     if match.name is not None:
         return match.name
+    quoted = f"\"{value[:60]}\""
+    if match.reason == SEVERAL:
+        raise FieldProblem(
+            f"{quoted} could mean more than one district. Which one is yours?",
+            match.suggestions,
+        )
+    if match.reason == SCHOOL:
+        raise FieldProblem(
+            f"{quoted} sounds like a school. Which district, or which city or town, is it in?",
+            match.suggestions,
+        )
     if match.suggestions:
         raise FieldProblem(
-            f"I don't know a Massachusetts district called \"{value[:60]}\". Did you mean one of "
-            "these?",
+            f"I don't know a Massachusetts district called {quoted}. Did you mean one of these?",
             match.suggestions,
         )
     raise FieldProblem(
-        f"I don't know a Massachusetts district called \"{value[:60]}\". Please type the "
-        "district's name, for example Worcester or Acton-Boxborough."
+        f"I don't know a Massachusetts district called {quoted}. Please type the district's "
+        "name, for example Worcester or Acton-Boxborough."
     )
 
 

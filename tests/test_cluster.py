@@ -48,6 +48,7 @@ from sqlalchemy.exc import OperationalError
 from bot.db import make_engine, session_factory
 from bot.ops.cluster import Cluster, Topology, endpoints_yaml
 from bot.ops.serve import DEFAULT_MODEL, ROOT, VENV_BIN
+from bot.privacy.redaction import ANSWER_LABELS, FACT_LABEL
 from bot.rasa_plugins.lock_store import TICKET_LOCK_LIFETIME
 from bot.tickets.service import TicketService, reference_of
 
@@ -301,11 +302,27 @@ def turns_of(events: Sequence[Any]) -> list[Turn]:
     return turns
 
 
+_LABELS = re.compile("|".join(re.escape(label) for label in (*ANSWER_LABELS.values(), FACT_LABEL)))
+
+
+def stored_as(stored: str | None, sent: str | None) -> bool:
+    """Whether `stored` is `sent` as the tracker store keeps it: the same text, or the text with
+    the personal data the forms collect replaced by its label (bot.privacy.redaction)."""
+    if stored is None or sent is None:
+        return stored == sent
+    parts = _LABELS.split(stored)
+    labels = _LABELS.findall(stored)
+    pattern = "".join(re.escape(part) + (".+?" if k < len(labels) else "")
+                      for k, part in enumerate(parts))
+    return re.fullmatch(pattern, sent, re.DOTALL) is not None
+
+
 def tracker_problems(tracker_db: Engine, sender: str, sent: Sequence[Exchange]) -> list[str]:
     """What is wrong with the stored conversation `sender`, given what was sent, in order.
 
     Every message answered 200 must be stored once, in order, followed by exactly the replies
-    that were returned and then by action_listen (the bot was done). A message that got no 200
+    that were returned and then by action_listen (the bot was done); form answers and the facts
+    they gave are stored redacted (`stored_as`). A message that got no 200
     may or may not be stored (the server may have died after saving), but nothing that was not
     sent may be, and the conversation has one session: no second session_started.
     """
@@ -324,7 +341,7 @@ def tracker_problems(tracker_db: Engine, sender: str, sent: Sequence[Exchange]) 
             return () if all(not x.answered for x in sent[i:]) else None
         if i == len(sent):
             return None
-        if sent[i].message == turns[j].text:
+        if stored_as(turns[j].text, sent[i].message):
             rest = match(i + 1, j + 1)
             if rest is not None:
                 return ((i, j), *rest)
@@ -336,7 +353,9 @@ def tracker_problems(tracker_db: Engine, sender: str, sent: Sequence[Exchange]) 
         return problems
     for i, j in pairs:
         exchange, turn = sent[i], turns[j]
-        if exchange.answered and turn.bot_texts != exchange.texts:
+        if exchange.answered and not (
+                len(turn.bot_texts) == len(exchange.texts)
+                and all(map(stored_as, turn.bot_texts, exchange.texts))):
             problems.append(f"{exchange.message!r} (event {turn.first_id}) is followed by bot "
                             f"events {turn.bot_texts!r}, but the reply was {exchange.texts!r}")
         if turn.last_action != "action_listen":

@@ -174,6 +174,9 @@ class LoadConfig:
     seed: int = 1
     think: tuple[float, float] = (0.2, 1.0)  # seconds between turns, uniform
     timeout: float = 30.0  # per request
+    # At most this many conversations in all, each played to its end (None: until the time is up).
+    # A short run that must use every turn type sets it, so the result does not depend on speed.
+    conversations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -236,13 +239,19 @@ async def send_turn(session: aiohttp.ClientSession, endpoint: str, sender: str, 
 async def simulated_user(session: aiohttp.ClientSession, endpoint: str, picker: ScriptPicker,
                          rng: random.Random, config: LoadConfig, clock: Callable[[], float],
                          samples: list[Sample]) -> None:
-    """Conversations one after another until the end; a failed turn ends its conversation."""
+    """Conversations one after another until the end; a failed turn ends its conversation.
+
+    With `config.conversations` set, each conversation is played to its end and the users stop
+    when that many have been started (the time limit still applies)."""
     end = config.warmup + config.duration
+    counted = config.conversations is not None
     while clock() < end:
+        if counted and picker.count >= config.conversations:
+            return
         conversation = picker.next()
         for turn in conversation.turns:
             await asyncio.sleep(rng.uniform(*config.think))
-            if clock() >= end:
+            if clock() >= end and not counted:
                 return
             sample = await send_turn(session, endpoint, conversation.sender, turn, clock)
             samples.append(sample)

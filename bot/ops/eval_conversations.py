@@ -444,6 +444,10 @@ def _seen(key: str, obs: Observation) -> str:
         return f"none (the form waits for {obs.waiting_for} without asking)"
     if key == "stops" and obs.stopped and not obs.left_form:
         return "the stop reply, but no form was left"
+    if key == "smalltalk":
+        besides = obs.answers + obs.flows + obs.starts + obs.ticket_refs
+        said = ", ".join(obs.smalltalk) or "none"
+        return said + (f" (and {', '.join(besides)})" if besides else "")
     seen = happened(key, obs)
     return ", ".join(seen) if seen else "none"
 

@@ -29,15 +29,15 @@ def contains(text: str, pattern: re.Pattern[str]) -> bool:
 
 # ---------------------------------------------------------------------------- yes / no
 _NEGATIONS = frozenset(
-    "no noo nooo nope nah n not never nothing none neither nor negative still cant wont isnt "
+    "no noo nooo nope nah nuh n not never nothing none neither nor negative still cant wont isnt "
     "doesnt didnt dont wasnt aint cannot can't won't isn't doesn't didn't don't wasn't haven't "
     "hasn't couldn't wouldn't".split()
 )
 _NEGATIVE_WORDS = frozenset("same incorrect wrong fails failed failing error again locked".split())
 _POSITIVE_WORDS = frozenset(
-    "y yes yess yesss ye yeah yea yep yup ya sure ok okay k kk correct right perfect great worked "
-    "works working fixed solved sorted good fine awesome thanks thank thx ty tysm absolutely "
-    "definitely send submit".split()
+    "y yes yess yesss ye yeah yea yep yup ya mhm mhmm sure ok okay k kk correct right perfect "
+    "great worked works working fixed solved sorted good fine awesome thanks thank thx ty tysm "
+    "absolutely definitely send submit".split()
 )
 # Phrases that settle it whatever else the message says.
 _YES_PHRASES = re.compile(
@@ -261,8 +261,28 @@ def asks_for_person(text: str) -> bool:
     return contains(text, _PERSON) and not contains(text, _WHO_AM_I_TALKING_TO)
 
 
+_ABOUT_THE_BOT = re.compile(
+    r"^(?:is (?:this|that|it)|are you|am i (?:talking|chatting|texting|speaking|writing))\b.*"
+    r"\b(?:bot|robot|machine|computer|ai|chatgpt|automated|automatic|human|real|person|people|"
+    r"staff|someone|somebody)\b"
+)
+_GREETING = re.compile(
+    r"^(?:hi+|hello|hey+|hiya|howdy|sup|wassup|yo|greetings|good (?:morning|afternoon|evening))\b"
+)
+
+
+def asks_if_bot(text: str) -> bool:
+    """"is this chatgpt or something", "am I texting a real person?": a question about the bot."""
+    return contains(text, _ABOUT_THE_BOT)
+
+
+def greets(text: str) -> bool:
+    """"hi, this is Mrs. Patel from the front office": a greeting that asks nothing yet."""
+    return contains(text, _GREETING) and not is_question(text)
+
+
 _THANKS = re.compile(r"\b(thanks?|thank you|thx|ty|tysm|cheers|appreciate it)\b")
-_BYE = re.compile(r"\b(bye|goodbye|good bye|see ya|later)\b")
+_BYE = re.compile(r"\b(bye|goodbye|good bye|see ya|later|until next time|take care)\b")
 
 
 _WILL_CONTACT = re.compile(

@@ -111,11 +111,11 @@ def test_request_form_asks_the_first_missing_fact(marks: Marks) -> None:
         "not starts: it happened (request_form/transfer_account)"]
 
 
-def test_which_detail_to_change_is_choosing_field(marks: Marks) -> None:
+def test_which_detail_to_change_is_choosing_field(marks: Marks, kb: KnowledgeBase) -> None:
     facts = {"summary": "Locked out", "contact_email": "jo@example.org"}
     after = state("request_form", request_kind="human_handoff", request_facts=facts,
                   request_stage="choosing_field")
-    obs = seen(marks, text("Which detail should I change?"), after=after)
+    obs = seen(marks, text(kb.reply("which_detail")), after=after)
     assert check_turn({"asks": "choosing_field", "not": ["ticket_ref", "readback"]}, obs) == []
     readback = state("request_form", request_kind="human_handoff", request_facts=facts)
     obs = seen(marks, text("Here is what I'll send to the help desk:\n- Summary: Locked out\n\n"

@@ -112,7 +112,7 @@ MARKERS: dict[str, tuple[str, ...]] = {
     "ticket_status:not_found": ("reply:ticket_not_found",),
     "admin_for": ("reply:directory_admin_found", "reply:directory_admin_unknown"),
     "readback": ("text:Here is what I'll send to the help desk:",),
-    "asks:choosing_field": ("text:Which detail should I change?",),
+    "asks:choosing_field": ("reply:which_detail",),
     "stops": ("reply:flow_stopped",),
     "neutral": ("reply:take_your_time", "reply:dont_know", "reply:dont_know_required",
                 "reply:system_switched", "reply:detail_corrected", "reply:detail_to_correct",
@@ -157,6 +157,7 @@ class Marks:
     patterns: dict[str, list[re.Pattern[str]]]
     recovery_prompts: dict[str, str]  # slot -> utter_ask_<slot> text
     kinds: dict[str, RequestKind]
+    which_detail: str  # the question of request_stage choosing_field
 
     @classmethod
     def load(cls, kb: KnowledgeBase | None = None, domain_file: Path = ROOT / "domain.yml",
@@ -169,7 +170,8 @@ class Marks:
                           for text in _marker_texts(spec, kb, responses)]
                     for key, specs in MARKERS.items()}
         prompts = {slot: responses[f"utter_ask_{slot}"][0] for slot in RECOVERY_SLOTS}
-        return cls(patterns, prompts, kinds or load_request_kinds())
+        which = _marker_texts(MARKERS["asks:choosing_field"][0], kb, responses)[0]
+        return cls(patterns, prompts, kinds or load_request_kinds(), which)
 
     def find(self, key: str, texts: list[str]) -> list[re.Match[str]]:
         """Every match of the marker `key` in the replies."""
@@ -182,7 +184,7 @@ class Marks:
         if asked is None:
             return None
         if asked == CHOOSING_FIELD:
-            return MARKERS["asks:choosing_field"][0].split(":", 1)[1]
+            return self.which_detail
         if state.get("active_loop") in RECOVERY_FORMS:
             return self.recovery_prompts.get(asked)
         kind = self.kinds.get(state.get("slots", {}).get("request_kind") or "")

@@ -107,3 +107,22 @@ def test_unsure_small_talk_is_read_from_its_words(kb: KnowledgeBase, text: str, 
 def test_a_greeting_that_asks_something_is_not_only_a_greeting(kb: KnowledgeBase) -> None:
     assert understand(said("hi, what's the weather in Boston?", "nlu_fallback", 0.4),
                       kb).kind == "fallback"
+
+
+def test_a_login_problem_with_a_system_that_is_not_ours_is_out_of_scope(
+        kb: KnowledgeBase) -> None:
+    outlook = said("I can't get into my school outlook email, can you reset that password?",
+                   "forgot_password", 0.9)
+    assert understand(outlook, kb).kind == "fallback"
+    ours = said("I forgot my MassONE password, the one like my outlook one", "forgot_password",
+                0.9, entities=[{"entity": "system", "value": "MassONE"}])
+    assert understand(ours, kb).answer_id == "forgot_password"
+
+
+def test_asking_who_the_admin_is_starts_the_lookup(kb: KnowledgeBase) -> None:
+    message = said("who do I ask to get added to MDCS? need our directory admin", "faq", 0.9,
+                   faq="ese_data_tool_access", faq_confidence=0.7)
+    assert understand(message, kb).answer_id == "find_directory_admin"
+    role = said("what does a directory administrator do?", "faq", 0.9,
+                faq="ese_directory_admin_role", faq_confidence=0.9)
+    assert understand(role, kb).answer_id == "ese_directory_admin_role"

@@ -281,6 +281,29 @@ def greets(text: str) -> bool:
     return contains(text, _GREETING) and not is_question(text)
 
 
+_ASKS_FOR_ADMIN = re.compile(
+    r"\b(?:who(?:'?s)?\b.*\badmin(?:istrator)?s?|(?:need|find|contact|reach|get)\s+(?:hold of\s+)?"
+    r"(?:our|my|the)\s+(?:district'?s?\s+|school'?s?\s+)?(?:directory\s+)?admin(?:istrator)?)\b"
+)
+# Systems people also get locked out of that are not ours: their own help desk, not this one.
+_OTHER_SYSTEMS = re.compile(
+    r"\b(?:outlook|gmail|hotmail|yahoo|google (?:classroom|drive|docs|account|meet)|"
+    r"canvas|schoology|powerschool|aspen|x2|infinite campus|clever|seesaw|zoom|teams|"
+    r"office 365|microsoft|windows|chromebook|ipad|laptop|wifi|wi fi|school e ?mail|"
+    r"work e ?mail|payroll|rmv|facebook|instagram|netflix|bank)\b"
+)
+
+
+def asks_who_the_admin_is(text: str) -> bool:
+    """"who is the DA for Newton?", "need our directory admin", "who is the massone admin"."""
+    return contains(text.replace("-", " "), _ASKS_FOR_ADMIN)
+
+
+def names_other_system(text: str) -> bool:
+    """"my school outlook email", "google classroom": a system that is not one of ours."""
+    return contains(text.replace("-", " "), _OTHER_SYSTEMS)
+
+
 _THANKS = re.compile(r"\b(thanks?|thank you|thx|ty|tysm|cheers|appreciate it)\b")
 _BYE = re.compile(r"\b(bye|goodbye|good bye|see ya|later|until next time|take care)\b")
 

@@ -16,10 +16,12 @@ from bot.dialogue.reading import (
     YES,
     asks_for_person,
     asks_if_bot,
+    asks_who_the_admin_is,
     closing,
     forgotten_item,
     greets,
     is_stop,
+    names_other_system,
     polarity,
     words,
 )
@@ -35,6 +37,10 @@ SHORT_MESSAGE = 5  # words
 CONFIDENT = 0.8  # sure enough to override how a reply to the bot's question reads
 _NOT_RECOVERY = frozenset({"stop", "retry", "not_received", "deny", "out_of_scope"})
 POLAR_INTENTS = {"affirm": YES, "deny": NO}
+FIND_ADMIN = "find_directory_admin"
+# Answers about Directory Administrators that a "who is ours?" question is not asking for.
+_ABOUT_ADMINS = frozenset({"ese_data_tool_access", "ese_directory_admin_role"})
+_LOGIN_TROUBLE = frozenset({"cant_log_in"})
 SHORT_STOP = 3  # words: "nvm", "never mind", "forget it"
 GREETING_LENGTH = 12  # words: "hi, this is Mrs. Patel from the front office"
 
@@ -71,6 +77,7 @@ def understand(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     """Classify a Rasa parse result (`tracker.latest_message` or `/model/parse` output)."""
     understood = _recovery_named(parse, _classified(parse, kb))
     understood = _words_agree(parse, _person_asked(parse, understood), kb)
+    understood = _admin_asked(parse, _not_ours(parse, understood, kb))
     return _small_talk_named(parse, understood)
 
 
@@ -132,6 +139,31 @@ def _words_agree(parse: dict[str, Any], understood: Understanding,
     if understood.intent == "choose_system" and \
             chosen_system(text, parse.get("entities") or [], kb) is None:
         return Understanding("fallback", understood.intent, confidence=confidence)
+    return understood
+
+
+def _not_ours(parse: dict[str, Any], understood: Understanding,
+              kb: KnowledgeBase) -> Understanding:
+    """"I can't get into my school outlook email, can you reset that password?": a login
+    problem with a system that is not ours is out of scope, however much it sounds like ours."""
+    text = str(parse.get("text") or "")
+    ours = understood.kind in ("flow", "faq") or understood.intent in _LOGIN_TROUBLE
+    if not ours or text.startswith("/") or not names_other_system(text) or \
+            _names_ours(parse, kb):
+        return understood
+    return Understanding("fallback", "out_of_scope", confidence=understood.confidence)
+
+
+def _admin_asked(parse: dict[str, Any], understood: Understanding) -> Understanding:
+    """"who do I ask to get added to MDCS? need our directory admin": asking who the
+    administrator is starts the lookup, rather than explaining what one does."""
+    text = str(parse.get("text") or "")
+    if understood.answer_id == FIND_ADMIN or text.startswith("/") or \
+            not asks_who_the_admin_is(text):
+        return understood
+    if understood.kind in ("fallback", "other") or understood.answer_id in _ABOUT_ADMINS or \
+            understood.confidence < CONFIDENT:
+        return Understanding("flow", FIND_ADMIN, FIND_ADMIN, CONFIDENT)
     return understood
 
 

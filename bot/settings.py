@@ -14,6 +14,8 @@ VAR = ROOT / "var"
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR / 'helpdesk.sqlite3'}"
 DEFAULT_CHAT_URL = "http://127.0.0.1:5005"
 DEFAULT_RETENTION_DAYS = 30
+DEFAULT_RECOVERY_ATTEMPTS_PER_HOUR = 1000
+DEFAULT_MAIL_PER_HOUR = 1000
 PRIVATE_FILE = 0o600  # database files and files holding secrets
 PRIVATE_DIRECTORY = 0o700
 
@@ -63,6 +65,9 @@ class Settings:
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: tuple[str, ...] = ()
     require_second_factor: bool = False  # every console agent must use a second factor
+    # Global ceilings: recovery attempts, and mails the bot queues, per hour (all users).
+    recovery_attempts_per_hour: int = DEFAULT_RECOVERY_ATTEMPTS_PER_HOUR
+    mail_per_hour: int = DEFAULT_MAIL_PER_HOUR
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,6 +96,9 @@ class Settings:
             retention_days=int(env.get("CONVERSATION_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS),
             trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
             require_second_factor=_flag(env.get("CONSOLE_REQUIRE_SECOND_FACTOR")),
+            recovery_attempts_per_hour=int(env.get("RECOVERY_ATTEMPTS_PER_HOUR")
+                                           or DEFAULT_RECOVERY_ATTEMPTS_PER_HOUR),
+            mail_per_hour=int(env.get("MAIL_PER_HOUR") or DEFAULT_MAIL_PER_HOUR),
         )
 
 

@@ -16,6 +16,7 @@ DEFAULT_CHAT_URL = "http://127.0.0.1:5005"
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_RECOVERY_ATTEMPTS_PER_HOUR = 1000
 DEFAULT_MAIL_PER_HOUR = 1000
+DEFAULT_CHAT_MESSAGE_MAX_CHARS = 2000
 PRIVATE_FILE = 0o600  # database files and files holding secrets
 PRIVATE_DIRECTORY = 0o700
 
@@ -102,6 +103,35 @@ class Settings:
         )
 
 
+def chat_message_max_chars() -> int:
+    """CHAT_MESSAGE_MAX_CHARS: the longest chat message the bot reads (the Rasa server's
+    channels answer a longer one with a short plain reply, before the NLU sees it)."""
+    value = int(os.environ.get("CHAT_MESSAGE_MAX_CHARS") or DEFAULT_CHAT_MESSAGE_MAX_CHARS)
+    if value < 100:
+        raise ValueError("CHAT_MESSAGE_MAX_CHARS must be at least 100")
+    return value
+
+
+ACTION_SECRET_HEADER = "X-Action-Secret"  # the Rasa servers' proof to the action server
+
+
+def action_server_secret() -> str:
+    """ACTION_SERVER_SECRET: what the Rasa servers send in ACTION_SECRET_HEADER; the action
+    server refuses every other caller. Required by the action server; `make run` and `make
+    cluster` make one when none is set."""
+    secret = os.environ.get("ACTION_SERVER_SECRET", "")
+    if len(secret) < 16:
+        raise ValueError("ACTION_SERVER_SECRET must be set, at least 16 characters (e.g. "
+                         "`python -c \"import secrets; print(secrets.token_urlsafe(32))\"`)")
+    return secret
+
+
+def action_server_interface() -> str:
+    """ACTION_SERVER_INTERFACE: the address the action server listens on (loopback by
+    default; a private interface when the Rasa servers run on other machines)."""
+    return os.environ.get("ACTION_SERVER_INTERFACE") or "127.0.0.1"
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -124,10 +154,15 @@ def _secret_key(value: str | None) -> bytes:
     """SECRET_KEY, or in the embedded default a random key kept in var/secret_key."""
     if value:
         return value.encode()
-    path = VAR / "secret_key"
+    return kept_secret(VAR / "secret_key").encode()
+
+
+def kept_secret(path: Path) -> str:
+    """A random secret kept in `path` (0600), made at first use: the embedded defaults' keys
+    (`make run`), so that they stay the same from one run to the next."""
     if not path.exists():
         write_private(path, secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    return path.read_text().strip()
 
 
 def private_directory(path: Path) -> None:

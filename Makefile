@@ -12,11 +12,12 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install generate train run test lint eval clean lock browser cluster bench
+.PHONY: help install generate train run test check lint eval clean lock browser cluster bench
 
 help:
 	@echo "make run    install, build the knowledge, train if needed, start the bot"
 	@echo "make test   install, train if needed, validate the data, run every test"
+	@echo "make check  ruff and the tests that need no model, servers, browser or cluster (~1 min)"
 	@echo "make eval   NLU quality on the held-out split and CLINC150 out-of-scope"
 	@echo "make train  train models/helpdesk.tar.gz when it is missing or stale"
 	@echo "make lint   ruff"
@@ -105,6 +106,13 @@ test: train $(CHROMIUM) $(NGINX)
 	$(RASA) data validate
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# The fast tier: everything but the tests marked model, servers, browser or cluster (tests/conftest.py
+# marks them by the fixtures they use). Needs the generated files (the spaCy pipeline), not a model.
+CHECK_MARKS := not model and not servers and not browser and not cluster
+check: $(GENERATED)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -n 2 -m "$(CHECK_MARKS)"
 
 eval: train
 	$(PY) -m bot.nlu.evaluate --json build/eval.json

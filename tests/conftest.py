@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from throwaway import ThrowawayPostgres, Unavailable
 
 from bot.cli import DEMO_ACCOUNTS
 from bot.db import make_engine, session_factory, upgrade
@@ -33,7 +34,6 @@ from bot.recovery.accounts_import import import_accounts, read_file
 from bot.web import make_runner
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 # Tiers: a test is marked by the fixtures it uses (or by its module), so `make check` can leave out
@@ -219,25 +219,43 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
+    """The admin URL of the PostgreSQL the tests use: TEST_POSTGRES_URL when set, else a
+    throwaway server of this test process's own (tests/throwaway.py), never the machine's.
+    Missing PostgreSQL fails under CI=true and skips elsewhere."""
+    if os.environ.get("TEST_POSTGRES_URL"):
+        yield os.environ["TEST_POSTGRES_URL"]
+        return
+    try:
+        server = ThrowawayPostgres().start()
+    except (Unavailable, RuntimeError) as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {error}")
+        pytest.skip(f"no PostgreSQL for the tests: {error}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
     """One migrated PostgreSQL database per test process (per xdist worker), dropped at the end.
 
-    PostgreSQL comes from TEST_POSTGRES_URL (default: the local server, trust auth). Creating and
-    dropping a database per test costs a second or two each (a drop waits for a checkpoint);
-    emptying one takes a fraction of that. Missing PostgreSQL fails under CI=true.
+    Creating and dropping a database per test costs a second or two each (a drop waits for a
+    checkpoint); emptying one takes a fraction of that.
     """
-    admin_url = os.environ.get("TEST_POSTGRES_URL", LOCAL_POSTGRES)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", future=True)
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT", future=True)
     try:
         connection = admin.connect()
     except OperationalError as error:
         admin.dispose()
         if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and not reachable at {admin_url}: {error}")
-        pytest.skip(f"PostgreSQL not reachable at {admin_url}")
+            pytest.fail(f"PostgreSQL is required in CI and not reachable: {error}")
+        pytest.skip(f"PostgreSQL not reachable at {postgres_server}")
     name = f"helpdesk_test_{secrets.token_hex(6)}"
     connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
         yield url

@@ -11,6 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
+# The answers, replies, ticket kinds and districts (`knowledge/` of the checkout by default).
+KNOWLEDGE_DIR = Path(os.environ.get("KNOWLEDGE_DIR") or ROOT / "knowledge")
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR / 'helpdesk.sqlite3'}"
 DEFAULT_CHAT_URL = "http://127.0.0.1:5005"
 DEFAULT_RETENTION_DAYS = 30

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.knowledge.entries import Answer, KnowledgeBase, load_knowledge
 from bot.models import Rating
 from bot.services import conversation_key
-from bot.web.common import SESSIONS_KEY, SETTINGS_KEY, SITE_NAME
+from bot.web.common import SESSIONS_KEY, SETTINGS_KEY
 from bot.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,128}")
 _LINKABLE = re.compile(
     r"(?P<url>https?://[^\s<>\"']+)"
     r"|(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+    r"|(?P<phone>(?:\+?1[-. ]?)?(?:\(\d{3}\) ?|\b\d{3}[-.])\d{3}[-.]\d{4}\b)"
 )
 _TRAILING = ".,;:!?"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -54,7 +55,8 @@ class Segment:
 
 
 def link_segments(text: str) -> list[Segment]:
-    """`text` cut into plain pieces and links: http(s) URLs and e-mail addresses (mailto:)."""
+    """`text` cut into plain pieces and links: http(s) URLs, e-mail addresses (mailto:) and US
+    phone numbers (tel:)."""
     segments: list[Segment] = []
     position = 0
     for match in _LINKABLE.finditer(text):
@@ -62,6 +64,8 @@ def link_segments(text: str) -> list[Segment]:
         if match.group("url"):
             found = _strip_trailing(found)
             href = found
+        elif match.group("phone"):
+            href = tel_href(found)
         else:
             href = f"mailto:{found}"
         end = start + len(found)
@@ -72,6 +76,12 @@ def link_segments(text: str) -> list[Segment]:
     if position < len(text):
         segments.append(Segment(text[position:]))
     return segments
+
+
+def tel_href(number: str) -> str:
+    """"tel:+17813386600" for a US number as written ("(781) 338-6600")."""
+    digits = re.sub(r"\D", "", number)
+    return "tel:+" + ("1" + digits if len(digits) == 10 else digits)
 
 
 def _strip_trailing(url: str) -> str:
@@ -147,12 +157,13 @@ def content_security_policy(chat_url: str) -> str:
     )
 
 
-def _help_page(request: web.Request, template: str, **context: Any) -> web.Response:
+def help_page_response(request: web.Request, template: str, **context: Any) -> web.Response:
+    """A page with the chat, under the help pages' Content-Security-Policy."""
     chat_url = request.app[SETTINGS_KEY].chat_url
     return render(
         template,
         headers={"Content-Security-Policy": content_security_policy(chat_url)},
-        site_name=SITE_NAME, chat_url=chat_url, **context,
+        chat_url=chat_url, **context,
     )
 
 
@@ -165,7 +176,7 @@ async def index(request: web.Request) -> web.Response:
          "sections": list(document["sections"].items())}
         for document_id, document in kb.documents.items()
     ]
-    return _help_page(request, "index.html", title="Help", documents=documents)
+    return help_page_response(request, "index.html", title="Help", documents=documents)
 
 
 async def help_page(request: web.Request) -> web.Response:
@@ -176,7 +187,7 @@ async def help_page(request: web.Request) -> web.Response:
     document = kb.documents.get(document_id)
     if document is None:
         raise web.HTTPNotFound()
-    return _help_page(
+    return help_page_response(
         request, "help.html", title=document["title"],
         sections=document_sections(kb, document_id),
     )

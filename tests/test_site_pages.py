@@ -159,3 +159,17 @@ def test_dates_read_as_people_write_them() -> None:
 def test_a_date_fact_is_shown_as_a_date_not_as_stored() -> None:
     assert shown("2026-12-01") == "December 1, 2026"
     assert shown("") == "(not given)" and shown("Lincoln Elementary") == "Lincoln Elementary"
+
+
+# --- lists as lists -------------------------------------------------------------------------
+
+
+def test_a_series_in_a_long_answer_is_a_real_list_on_the_help_page(neutral: str) -> None:
+    _status, _headers, page = get(neutral + "/help/massone_faq")
+    start = page.index('id="massone_browser_support"')
+    article = page[start:page.index("</article>", start)]
+    assert "one of these browsers:</p>" in article
+    assert '<ul class="series">' in article
+    assert "<li>Netscape Navigator version 4.7 or higher</li>" in article
+    assert "<li>Opera version 8 or higher</li>" in article  # "or" is not part of the item
+    assert "<p>MassONE is not officially compatible" in article

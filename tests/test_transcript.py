@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from bot.tickets.transcript import SENSITIVE_SLOTS, mask_text, masked_transcript, strip_controls
+from bot.tickets.transcript import (
+    SENSITIVE_SLOTS,
+    mask_text,
+    masked_transcript,
+    readable,
+    strip_controls,
+)
 
 T = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -234,3 +240,9 @@ def test_a_realistic_conversation_keeps_no_address_date_or_number() -> None:
                           "at": "2023-11-14T22:13:21+00:00"}
     assert [entry["from"] for entry in entries].count("bot") == 6
     assert all(set(entry) == {"from", "text", "at"} for entry in entries)
+
+
+def test_transcripts_stored_with_intent_names_read_as_words() -> None:
+    assert readable("[button: affirm]") == "Yes"
+    assert readable("[button: choose_system]") == "(chose an option)"
+    assert readable("I pressed [button: affirm] twice") == "I pressed [button: affirm] twice"

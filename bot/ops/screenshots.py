@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         assert agent is not None
         stack = Stack(rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
                       smtp_port=free_port(), inbound_port=free_port(),
-                      mail_dir=Path(home) / "mail",
+                      mail_dir=Path(home) / "mail", log_dir=Path(home) / "logs",
                       env={"DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(16)})
         print("starting the bot (a minute or two)...", flush=True)
         stack.start()

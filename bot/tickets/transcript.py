@@ -111,6 +111,18 @@ def _button(text: str, titles: dict[str, str] | None = None) -> str | None:
     return BUTTON_WORDS.get(intent, "(chose an option)")
 
 
+_OLD_BUTTON = re.compile(r"\[button: ([A-Za-z_][\w-]*)\]")
+
+
+def readable(text: str) -> str:
+    """A stored transcript line as people read it: "[button: affirm]", as transcripts stored
+    before button titles were kept say, becomes "Yes"."""
+    old = _OLD_BUTTON.fullmatch(text)
+    if old is None:
+        return text
+    return BUTTON_WORDS.get(old.group(1), "(chose an option)")
+
+
 def _plausible_date(text: str) -> bool:
     """Whether "1984-03-14", "03/14/84" or "14.03.84" can be a calendar date (M/D or D/M)."""
     parts = re.split(r"[/.-]", text)

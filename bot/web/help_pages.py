@@ -91,6 +91,43 @@ def _strip_trailing(url: str) -> str:
     return url
 
 
+# "Intro: A, B, C, or D." inside a sentence-ended text (a period inside a number is no end).
+_SERIES = re.compile(
+    r"(?P<lead>^|[.!?]\s+)(?P<intro>[^.!?:]{8,}:)\s+(?P<items>(?:[^.!?:;]|\.(?=\d))+?)"
+    r"\.(?:\s+|$)"
+)
+LIST_MIN_CHARS = 200  # shorter answers stay one paragraph (as in the chat)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph (`items` empty) or a paragraph followed by a list of `items`."""
+
+    segments: list[Segment]
+    items: list[list[Segment]]
+
+
+def answer_blocks(text: str) -> list[Block]:
+    """An answer as paragraphs, with a series of three or more short things ("one of these
+    browsers: A, B, C, or D.") shown as a list after its introduction, as the chat does."""
+    match = _SERIES.search(text) if len(text) >= LIST_MIN_CHARS else None
+    if match:
+        items = [part.strip() for part in match.group("items").split(",")]
+        last = re.fullmatch(r"(?:and|or)\s+(.*)", items[-1])
+        if last:
+            items[-1] = last.group(1)
+        else:
+            pair = re.fullmatch(r"(.*?)\s+(?:and|or)\s+(.*)", items[-1])
+            if pair:
+                items[-1:] = [pair.group(1), pair.group(2)]
+        if len(items) >= 3 and all(0 < len(item) <= 60 for item in items):
+            intro = text[:match.start("intro")] + match.group("intro")
+            blocks = [Block(link_segments(intro), [link_segments(item) for item in items])]
+            rest = text[match.end():].strip()
+            return blocks + (answer_blocks(rest) if rest else [])
+    return [Block(link_segments(text), [])]
+
+
 @dataclass(frozen=True)
 class Question:
     """A question on a help page: an FAQ with its answer, or something the assistant does."""
@@ -98,6 +135,7 @@ class Question:
     id: str
     question: str
     segments: list[Segment]
+    blocks: list[Block]
 
 
 @dataclass(frozen=True)
@@ -125,7 +163,7 @@ def document_sections(kb: KnowledgeBase, document_id: str) -> list[Section]:
 
 def _question(kb: KnowledgeBase, answer: Answer) -> Question:
     return Question(answer.entry_id, kb.entries[answer.entry_id].question,
-                    link_segments(answer.text))
+                    link_segments(answer.text), answer_blocks(answer.text))
 
 
 # ----------------------------------------------------------------- headers

@@ -1,6 +1,7 @@
 """The agency's look and its statements: `/brand.css` (the colours of BRAND_COLOR),
 `/brand/logo` (BRAND_LOGO_FILE), the privacy notice (`/privacy`) and the accessibility
-statement (`/accessibility`)."""
+statement (`/accessibility`). The statements come without the chat: they open in a tab of
+their own from it, and read on their own."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from bot.settings import LOGO_TYPES, Settings
 from bot.web.common import SETTINGS_KEY
-from bot.web.help_pages import help_page_response
+from bot.web.templating import render
 
 
 def brand_css(settings: Settings) -> str:
@@ -40,13 +41,12 @@ async def logo(request: web.Request) -> web.StreamResponse:
 async def privacy(request: web.Request) -> web.Response:
     """GET /privacy: what the chat collects, why, for how long, and who sees it."""
     settings = request.app[SETTINGS_KEY]
-    return help_page_response(request, "privacy.html", title="Privacy notice",
-                              retention_days=settings.retention_days)
+    return render("privacy.html", title="Privacy notice", retention_days=settings.retention_days)
 
 
 async def accessibility(request: web.Request) -> web.Response:
     """GET /accessibility: the accessibility statement."""
-    return help_page_response(request, "accessibility.html", title="Accessibility statement")
+    return render("accessibility.html", title="Accessibility statement")
 
 
 def add_routes(app: web.Application) -> None:

@@ -419,7 +419,8 @@
         node.appendChild(more);
         node.appendChild(rest);
       }
-      if (!privacyLinked && /\bdate of birth\b/i.test(text) && root.dataset.privacyUrl) {
+      // Where the bot first asks for a date of birth (a question, not a mention of one).
+      if (!privacyLinked && /\bdate of birth\b[^.!]*\?/i.test(text) && root.dataset.privacyUrl) {
         privacyLinked = true;
         const note = element("p", "chat-privacy", "Why we ask, and what we keep: ");
         const link = element("a", "", "our privacy notice");

@@ -63,6 +63,8 @@ class Settings:
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: tuple[str, ...] = ()
     require_second_factor: bool = False  # every console agent must use a second factor
+    live_chat_always_open: bool = False  # LIVE_CHAT_HOURS=always: live chat outside desk hours
+    live_agent_timeout: float = 30.0  # seconds without a heartbeat before an agent counts as gone
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,11 +93,29 @@ class Settings:
             retention_days=int(env.get("CONVERSATION_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS),
             trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
             require_second_factor=_flag(env.get("CONSOLE_REQUIRE_SECOND_FACTOR")),
+            live_chat_always_open=_live_hours(env.get("LIVE_CHAT_HOURS")),
+            live_agent_timeout=_positive(env.get("LIVE_AGENT_TIMEOUT_SECONDS"), 30.0,
+                                         "LIVE_AGENT_TIMEOUT_SECONDS"),
         )
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _live_hours(value: str | None) -> bool:
+    """LIVE_CHAT_HOURS: "business" (the desk's hours, the default) or "always"."""
+    text = (value or "business").strip().lower()
+    if text not in ("business", "always"):
+        raise ValueError(f"LIVE_CHAT_HOURS must be 'business' or 'always', not {value!r}")
+    return text == "always"
+
+
+def _positive(value: str | None, default: float, name: str) -> float:
+    number = float(value) if value else default
+    if number <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds")
+    return number
 
 
 def _networks(value: str | None) -> tuple[str, ...]:

@@ -126,7 +126,7 @@ def action_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SECRET_KEY", "test-secret-key")
     cached = (services.settings, services.sessions, services.recovery_service,
-              services.ticket_service)
+              services.ticket_service, services.live_desk)
     for function in cached:
         function.cache_clear()
     yield url

@@ -17,14 +17,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.knowledge.entries import KnowledgeBase
 from bot.services import conversation_key, live_desk
-from bot.tickets.transcript import mask_text, masked_transcript
+from bot.tickets.transcript import masked_transcript
 
 LIVE_CHANNEL = "socketio"  # the channel name of bot.rasa_plugins.socketio_channel
 
 
 def collected_facts(tracker: Tracker, kb: KnowledgeBase) -> dict[str, str]:
     """What the bot knows that helps the agent: the system, the last topic, a request's facts
-    (masked like a ticket's transcript)."""
+    (as a ticket holds them)."""
     facts: dict[str, str] = {}
     system = tracker.get_slot("system")
     if system in kb.systems:
@@ -34,7 +34,7 @@ def collected_facts(tracker: Tracker, kb: KnowledgeBase) -> dict[str, str]:
         facts["Last topic"] = kb.entries[last].question
     requested: Any = tracker.get_slot("request_facts")
     if isinstance(requested, dict):
-        facts.update({str(k): mask_text(str(v)) for k, v in requested.items() if v})
+        facts.update({str(k): str(v) for k, v in requested.items() if v})
     return facts
 
 

@@ -80,6 +80,8 @@ def test_a_chat_is_taken_talked_in_and_handed_back(world) -> None:
     with pytest.raises(LiveChatError):
         desk.take(chat_id, sam)  # first come, first served
     assert told(desk) == ["You're now chatting with Jo from the help desk."]
+    assert desk.latest_message_id("c1") == desk.deliveries(["c1"], 0)[-1].message_id
+    assert desk.latest_message_id("nobody") == 0
     assert desk.user_says("c1", "my roster is empty")
     desk.agent_says(chat_id, jo, "Let me look.")
     with pytest.raises(LiveChatError):

@@ -282,7 +282,8 @@ class LiveDesk:
     def latest_message_id(self, conversation_id: str) -> int:
         with self._sessions() as session:
             return session.execute(
-                select(func.max(LiveMessage.id)).join(LiveChat)
+                select(func.max(LiveMessage.id)).select_from(LiveMessage)
+                .join(LiveChat, LiveChat.id == LiveMessage.chat_id)
                 .where(LiveChat.conversation_id == conversation_id)
             ).scalar_one() or 0
 

@@ -66,11 +66,16 @@ class LiveRelay:
 
     # ------------------------------------------------------------------ connections
     async def watch(self, sid: str, session_id: str) -> None:
-        self.sessions[sid] = session_id
-        if session_id not in self.last:
-            self.last[session_id] = await asyncio.to_thread(
-                self.desk().latest_message_id, conversation_key(session_id))
-        await self._resume_if_over(session_id)
+        """A chat window joined: relay from the messages it has not seen (a reload keeps the
+        ones shown before in the page's storage)."""
+        try:
+            if session_id not in self.last:
+                self.last[session_id] = await asyncio.to_thread(
+                    self.desk().latest_message_id, conversation_key(session_id))
+            self.sessions[sid] = session_id
+            await self._resume_if_over(session_id)
+        except Exception as error:  # the bot works without the relay
+            log.warning("live chat: window not watched: %s", type(error).__name__)
 
     async def unwatch(self, sid: str) -> None:
         session_id = self.sessions.pop(sid, None)

@@ -69,7 +69,9 @@ def test_offered_only_in_hours_with_an_agent_available(world) -> None:
 def test_a_chat_is_taken_talked_in_and_handed_back(world) -> None:
     desk, clock, jo, sam, _ = world
     desk.set_available(jo.id, True)
+    offered = desk.expected_wait()
     chat_id = opened(desk)
+    assert desk.open_chat("c1", [], {}, None).wait_minutes == offered  # what was offered
     assert opened(desk) == chat_id  # asking twice opens one chat
     assert desk.open_chat("c2", [], {}, None).position == 2
     board = desk.board(jo.id)

@@ -173,14 +173,16 @@ class LiveDesk:
         """Whether "Chat with someone now" may be offered: open hours and an agent available."""
         return self.is_open() and self.available_agents() > 0
 
-    def expected_wait(self) -> int:
-        """Minutes a new chat can expect to wait: the chats waiting, times the recent median
-        time to take one (MINUTES_PER_CHAT without any), shared by the available agents."""
+    def expected_wait(self, position: int | None = None) -> int:
+        """Minutes a chat at `position` in the queue (default: a new one, after those waiting)
+        can expect to wait: its position times the recent median time to take a chat
+        (MINUTES_PER_CHAT without any), shared by the available agents."""
         now = self._now()
         with self._sessions() as session:
-            waiting = session.execute(
-                select(func.count()).select_from(LiveChat).where(LiveChat.status == WAITING)
-            ).scalar_one()
+            if position is None:
+                position = 1 + session.execute(
+                    select(func.count()).select_from(LiveChat).where(LiveChat.status == WAITING)
+                ).scalar_one()
             agents = max(1, self._available_agents(session, now))
             recent = session.execute(
                 select(LiveChat.created_at, LiveChat.taken_at).where(
@@ -189,7 +191,7 @@ class LiveDesk:
         waits = sorted((as_utc(taken) - as_utc(created)).total_seconds() / 60
                        for created, taken in recent)
         per_chat = waits[len(waits) // 2] if waits else MINUTES_PER_CHAT
-        return max(1, round((waiting + 1) * max(per_chat, 0.5) / agents))
+        return max(1, round(position * max(per_chat, 0.5) / agents))
 
     def set_available(self, agent_id: int, available: bool) -> None:
         now = self._now()
@@ -234,7 +236,7 @@ class LiveDesk:
                     LiveChat.status == WAITING, LiveChat.id <= chat.id)
             ).scalar_one()
             chat_id = chat.id
-        return Opened(chat_id, max(position, 1), self.expected_wait())
+        return Opened(chat_id, max(position, 1), self.expected_wait(max(position, 1)))
 
     @staticmethod
     def _open_of(session: Session, conversation_id: str) -> LiveChat | None:

@@ -22,7 +22,8 @@ import logging
 import time
 from typing import Any
 
-from rasa.shared.core.events import ConversationResumed
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, ConversationResumed
 
 from bot.live.service import SYSTEM, Delivery, LiveDesk
 from bot.services import conversation_key, live_desk
@@ -162,6 +163,9 @@ class LiveRelay:
         async with agent.lock_store.lock(session_id):
             tracker = await agent.processor.get_tracker(session_id)
             if tracker.is_paused():
+                # Listening again: Rasa reads a user message only after action_listen (the
+                # pause ended the turn without one).
                 tracker.update(ConversationResumed())
+                tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
                 await agent.processor.save_tracker(tracker)
         log.info("live chat over: the bot answers again")

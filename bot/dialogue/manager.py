@@ -248,7 +248,7 @@ class Manager:
         # Out of scope is refused plainly, unless it names one of the systems: then it is more
         # likely a question asked in words the model does not know.
         named = mentioned_systems(parsed.entities, self.kb)
-        out = parsed.intent == "out_of_scope" and not named
+        out = "out_of_scope" in (parsed.intent, understood.intent) and not named
         suggestions = [] if out else self.suggestions(parsed)
         if suggestions:
             turn.say(self.kb.reply("did_you_mean"), buttons=suggestions)

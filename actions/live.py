@@ -30,7 +30,7 @@ def collected_facts(tracker: Tracker, kb: KnowledgeBase) -> dict[str, str]:
     if system in kb.systems:
         facts["System"] = kb.system_name(system)
     last = tracker.get_slot("last_answer")
-    if last in kb.entries:
+    if last in kb.entries and last != "human_handoff":
         facts["Last topic"] = kb.entries[last].question
     requested: Any = tracker.get_slot("request_facts")
     if isinstance(requested, dict):

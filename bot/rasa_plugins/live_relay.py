@@ -31,7 +31,7 @@ from bot.services import conversation_key, live_desk
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
-PRESENCE_SECONDS = 5.0  # how often connected users are marked present
+PRESENCE_SECONDS = 2.0  # how often connected users are marked present
 SWEEP_SECONDS = 2.0
 # What the widget's state becomes after a message from the desk (bot.live.service texts).
 OVER_MARKERS = ("back with the assistant", "ended the chat")

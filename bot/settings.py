@@ -143,6 +143,8 @@ class Settings:
     recovery_attempts_per_hour: int = DEFAULT_RECOVERY_ATTEMPTS_PER_HOUR
     mail_per_hour: int = DEFAULT_MAIL_PER_HOUR
     brand: Branding = field(default_factory=Branding)
+    live_chat_always_open: bool = False  # LIVE_CHAT_HOURS=always: live chat outside desk hours
+    live_agent_timeout: float = 30.0  # seconds without a heartbeat before an agent counts as gone
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -181,6 +183,9 @@ class Settings:
                 color=(env.get("BRAND_COLOR") or DEFAULT_BRAND_COLOR).strip(),
                 footer_links=_footer_links(env.get("BRAND_FOOTER_LINKS")),
             ),
+            live_chat_always_open=_live_hours(env.get("LIVE_CHAT_HOURS")),
+            live_agent_timeout=_positive(env.get("LIVE_AGENT_TIMEOUT_SECONDS"), 30.0,
+                                         "LIVE_AGENT_TIMEOUT_SECONDS"),
         )
 
 
@@ -215,6 +220,21 @@ def action_server_interface() -> str:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _live_hours(value: str | None) -> bool:
+    """LIVE_CHAT_HOURS: "business" (the desk's hours, the default) or "always"."""
+    text = (value or "business").strip().lower()
+    if text not in ("business", "always"):
+        raise ValueError(f"LIVE_CHAT_HOURS must be 'business' or 'always', not {value!r}")
+    return text == "always"
+
+
+def _positive(value: str | None, default: float, name: str) -> float:
+    number = float(value) if value else default
+    if number <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds")
+    return number
 
 
 def _networks(value: str | None) -> tuple[str, ...]:

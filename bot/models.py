@@ -419,3 +419,72 @@ class CannedReply(Base):
     updated_by = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False)
     updated_at = Column(DateTime(timezone=True), nullable=False)
+
+
+LIVE_CHAT_STATUSES = ("waiting", "active", "returned", "ended", "ticketed")
+LIVE_SENDERS = ("user", "agent", "system")
+
+
+class LiveChat(Base):
+    """A conversation handed from the bot to a person (`bot.live`): waiting for an agent, with
+    one (active), or over (returned to the bot, ended, or turned into a ticket).
+
+    `transcript` is the bot conversation before the hand-over, masked like a ticket's (JSON);
+    `facts` what the bot had collected (JSON). `resumed_at` says the bot took the conversation
+    back (Rasa's ConversationResumed was logged) after the chat was over."""
+
+    __tablename__ = "live_chats"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('waiting', 'active', 'returned', 'ended', 'ticketed')",
+            name="ck_live_chats_status",
+        ),
+        Index("ix_live_chats_conversation", "conversation_id", "status"),
+        Index("ix_live_chats_status", "status", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(64), nullable=False)  # sha256 of the sender id
+    status = Column(String(10), nullable=False, default="waiting")
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    system = Column(String(20), nullable=True)
+    facts = Column(Text, nullable=False, default="{}")
+    transcript = Column(Text, nullable=False, default="[]")
+    ticket_id = Column(Integer, ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    taken_at = Column(DateTime(timezone=True), nullable=True)
+    closed_at = Column(DateTime(timezone=True), nullable=True)
+    resumed_at = Column(DateTime(timezone=True), nullable=True)
+    user_seen_at = Column(DateTime(timezone=True), nullable=True)
+    user_left_at = Column(DateTime(timezone=True), nullable=True)
+    agent_seen_at = Column(DateTime(timezone=True), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<LiveChat {self.id} {self.status}>"
+
+
+class LiveMessage(Base):
+    """One message of a live chat: from the user, the agent, or the desk itself ("system")."""
+
+    __tablename__ = "live_messages"
+    __table_args__ = (
+        CheckConstraint("sender IN ('user', 'agent', 'system')", name="ck_live_messages_sender"),
+        Index("ix_live_messages_chat", "chat_id", "id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    chat_id = Column(Integer, ForeignKey("live_chats.id", ondelete="CASCADE"), nullable=False)
+    sender = Column(String(10), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class LiveAgent(Base):
+    """An agent's availability for live chats: available while the console's live page is open
+    (it refreshes `seen_at` every few seconds)."""
+
+    __tablename__ = "live_agents"
+
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    available = Column(Integer, nullable=False, default=0)
+    seen_at = Column(DateTime(timezone=True), nullable=False)

@@ -37,12 +37,14 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.dates import clock, long_date
 from bot.knowledge.contacts import help_desk_phrase
 from bot.knowledge.entries import load_knowledge
 from bot.limits import keyed, mails_in_last_hour, serialise
 from bot.mail.outbox import as_utc, enqueue, utc_now
 from bot.models import SYSTEMS, Account, RecoveryAttempt, ResetToken
 from bot.recovery.passwords import hash_password, password_problems
+from bot.tickets.business_hours import HELP_DESK
 
 log = logging.getLogger(__name__)
 
@@ -523,10 +525,11 @@ class RecoveryService:
 
     def _changed_mail(self, system: str, now: datetime) -> tuple[str, str]:
         name = self._system_name(system)
+        local = HELP_DESK.local(now)
         body = (
             f"Hello,\n\n"
             f"The password of your {name} account was changed on "
-            f"{now:%Y-%m-%d} at {now:%H:%M} UTC.\n\n"
+            f"{long_date(local)} at {clock(local)} {local.tzname()}.\n\n"
             f"If this was you, there is nothing else to do. If it was not you, contact "
             f"{help_desk_phrase(system)} right away.\n"
         )

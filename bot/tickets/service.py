@@ -27,15 +27,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.dates import long_date
 from bot.knowledge.contacts import help_desk_phrase
 from bot.knowledge.entries import load_knowledge
 from bot.limits import mails_in_last_hour, plain_key, serialise
@@ -137,6 +139,9 @@ def kind_title(kind: str) -> str:
     return found.title if found is not None else kind
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def labelled_facts(kind: str, facts: dict[str, str]) -> list[tuple[str, str]]:
     """(label, value) pairs in the kind's asking order, unknown fields last under their name."""
     found = load_request_kinds().get(kind)
@@ -148,8 +153,16 @@ def labelled_facts(kind: str, facts: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def shown(value: str) -> str:
-    """A fact's value as shown to people: "(not given)" when the user didn't know."""
-    return value if value else NOT_GIVEN
+    """A fact's value as shown to people: "(not given)" when the user didn't know, a date
+    (stored as 2026-12-01) as "December 1, 2026"."""
+    if not value:
+        return NOT_GIVEN
+    if _ISO_DATE.fullmatch(value):
+        try:
+            return long_date(date.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
 
 
 def _email_key(address: str) -> str:

@@ -14,9 +14,9 @@ from bot.directory.admins import lookup_admins
 from bot.knowledge.entries import KnowledgeBase, load_knowledge
 from bot.live.service import LiveDesk
 from bot.models import DirectoryAdmin
-from bot.recovery.service import RecoveryService
+from bot.recovery.service import RecoveryLimits, RecoveryService
 from bot.settings import Settings
-from bot.tickets.service import TicketService
+from bot.tickets.service import TicketLimits, TicketService
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,15 @@ def knowledge() -> KnowledgeBase:
 
 @lru_cache(maxsize=1)
 def recovery_service() -> RecoveryService:
-    return RecoveryService(sessions(), settings().public_base_url, settings().secret_key)
+    limits = RecoveryLimits(attempts_per_hour=settings().recovery_attempts_per_hour,
+                            mails_per_hour=settings().mail_per_hour)
+    return RecoveryService(sessions(), settings().public_base_url, settings().secret_key,
+                           limits)
 
 
 @lru_cache(maxsize=1)
 def ticket_service() -> TicketService:
-    return TicketService(sessions())
+    return TicketService(sessions(), TicketLimits(mails_per_hour=settings().mail_per_hour))
 
 
 @lru_cache(maxsize=1)

@@ -282,6 +282,10 @@ def test_outcome_mails_and_tickets(marks: Marks) -> None:
     assert check_outcome({"none": True}, [], [], marks) == []
     assert check_outcome({"none": True}, mails, [], marks) == [
         "mail: expected none, sent ticket_created to t.haddad@example.org"]
+    # Mail kinds the set predates (the reactivation advice to a deactivated account's address)
+    # are not counted against it.
+    advice = [("t.haddad@example.org", "reactivation_advice")]
+    assert check_outcome({"none": True}, advice, [], marks) == []
 
 
 # ------------------------------------------------------------------ the report
@@ -381,7 +385,8 @@ def test_conversations_played_through_the_real_stack(stack: Stack, marks: Marks,
     path.write_text(PLAYED)
     # The session's stack is shared with other tests: nothing is cleared, outcomes are read
     # from the rows each conversation added.
-    player = Player(stack.url, stack.env["DATABASE_URL"], marks, reset=False)
+    player = Player(stack.url, stack.env["DATABASE_URL"], marks, reset=False,
+                    token=stack.api_token)
     results = play_all(player, load_set(path), progress=False)
     summary = summarise(results)
     report = format_report(results, summary)

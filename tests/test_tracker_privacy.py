@@ -270,7 +270,7 @@ def test_conversations_of_a_real_chat_are_stored_without_personal_data(
     """The events the running Rasa server produced for a password reset, replayed turn by turn
     into the SQL tracker store, as a cluster member would have saved them."""
     converse(chat, "I forgot my ELAR password", "ada.example", "Ada", "Example", "03/14/1984")
-    url = f"{stack.url}/conversations/{chat.sender}/tracker?include_events=ALL"
+    url = stack.api_url(f"/conversations/{chat.sender}/tracker?include_events=ALL")
     with urllib.request.urlopen(url, timeout=30) as response:
         events = json.loads(response.read())["events"]
     store = RetryingSQLTrackerStore(domain=DOMAIN, host=f"sqlite:///{tmp_path / 'rasa.db'}")

@@ -7,7 +7,9 @@ keyword arguments, which fails on every answer carrying a source payload. This c
 re-registers the two handlers: the session's room is joined properly, and custom JSON is sent as
 `{"custom": {...}}`, like the REST channel does. Only pages from `CHAT_ALLOWED_ORIGINS` (default:
 the web app's `PUBLIC_BASE_URL`) may open a socket; clients sending no Origin header (scripts,
-tests) are not browsers and are let through, as python-engineio does.
+tests) are not browsers and are let through, as python-engineio does. Every message is screened
+like the REST channel's (`bot.rasa_plugins.incoming`), and a socket.io packet over
+MAX_PACKET_BYTES closes the connection before it is read.
 
 Live chat with a person (bot.live) goes through the same socket: `bot.rasa_plugins.live_relay`
 stores what the user types while a chat is open and brings the agent's messages back.
@@ -27,9 +29,13 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint, Sanic
 
+from bot.rasa_plugins.incoming import screened
 from bot.rasa_plugins.live_relay import LiveRelay
 
 SESSION_ID_MAX = 128
+# The largest socket.io packet taken (python-engineio's default is 1 MB): a message at the
+# length limit, escaped, with its session id and metadata, fits well within it.
+MAX_PACKET_BYTES = 16 * 1024
 
 
 class HelpdeskSocketIOOutput(SocketIOOutput):
@@ -59,9 +65,11 @@ class HelpdeskSocketIO(SocketIOInput):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
+        on_new_message = screened(on_new_message)
         socketio_webhook = super().blueprint(on_new_message)
         sio = self.sio
         sio.eio.cors_allowed_origins = allowed_origins()
+        sio.eio.max_http_buffer_size = MAX_PACKET_BYTES
         relay = self._live_relay(socketio_webhook)
 
         async def session_request(sid: str, data: dict[str, Any] | None) -> None:

@@ -28,6 +28,7 @@ from bot.web import (
     console_security,
     help_pages,
     reset,
+    site_pages,
 )
 from bot.web.common import (
     DEFAULT_PORT,
@@ -39,7 +40,7 @@ from bot.web.common import (
     SETTINGS_KEY,
 )
 from bot.web.reset import message_page, not_found_page, too_large_page
-from bot.web.templating import add_static_route
+from bot.web.templating import add_static_route, use_brand
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,11 @@ def create_app(service: RecoveryService, settings: Settings | None = None) -> we
     app[SERVICE_KEY] = service
     app[SESSIONS_KEY] = service.sessions
     app[SETTINGS_KEY] = settings or Settings.from_env()
+    use_brand(app[SETTINGS_KEY].brand)
     add_static_route(app)
     reset.add_routes(app)
     help_pages.add_routes(app)
+    site_pages.add_routes(app)
     console.add_routes(app)
     console_security.add_routes(app)
     console_desk.add_routes(app)

@@ -381,7 +381,8 @@ def test_conversations_played_through_the_real_stack(stack: Stack, marks: Marks,
     path.write_text(PLAYED)
     # The session's stack is shared with other tests: nothing is cleared, outcomes are read
     # from the rows each conversation added.
-    player = Player(stack.url, stack.env["DATABASE_URL"], marks, reset=False)
+    player = Player(stack.url, stack.env["DATABASE_URL"], marks, reset=False,
+                    token=stack.api_token)
     results = play_all(player, load_set(path), progress=False)
     summary = summarise(results)
     report = format_report(results, summary)

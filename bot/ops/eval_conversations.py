@@ -841,7 +841,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Starting a private stack for {len(conversations)} conversations "
           f"(logs in {LOG_DIR})...", file=sys.stderr, flush=True)
     with private_stack(args.model) as (stack, database_url):
-        results = play_all(Player(stack.url, database_url, marks), conversations)
+        results = play_all(Player(stack.url, database_url, marks, token=stack.api_token),
+                           conversations)
     summary = summarise(results)
     summary["seconds"] = round(time.monotonic() - started, 1)
     summary["set"] = str(args.set)

@@ -24,6 +24,7 @@ from bot.web import (
     console,
     console_desk,
     console_knowledge,
+    console_live,
     console_security,
     help_pages,
     reset,
@@ -106,6 +107,7 @@ def create_app(service: RecoveryService, settings: Settings | None = None) -> we
     console_security.add_routes(app)
     console_desk.add_routes(app)
     console_knowledge.add_routes(app)
+    console_live.add_routes(app)
     app.on_response_prepare.append(_security_headers)
     return app
 

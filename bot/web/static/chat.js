@@ -159,7 +159,7 @@
   function loadState() {
     const fresh = {
       sessionId: null, greeted: false, open: false, userSent: false, answered: false,
-      rated: null, asked: false, closedRating: null, history: [],
+      rated: null, asked: false, closedRating: null, history: [], live: null,
     };
     try {
       const saved = JSON.parse(window.sessionStorage.getItem(STORAGE_KEY) || "null");
@@ -477,6 +477,13 @@
           });
           node.appendChild(choice);
         });
+      } else if (entry.type === "agent" || entry.type === "desk") {
+        // Live chat with a person: the agent's messages and the help desk's notices.
+        node = element("p", "chat-msg chat-msg-" + entry.type);
+        const who = entry.type === "agent" ? String(entry.name || "Help desk") + " (help desk): "
+          : "Help desk: ";
+        node.appendChild(element("span", "chat-who", who));
+        appendLinked(node, String(entry.text));
       } else if (entry.type === "note") {
         node = element("p", "chat-msg chat-msg-note", entry.text);
       } else {
@@ -551,12 +558,33 @@
           setStatus("Not connected: your message will be sent when the connection is back.");
         }
       }
-      showTyping();
+      if (!state.live) showTyping(); // a person answers in their own time
       if (GOODBYE.test(shown) && state.answered && !state.asked) askAfterReply = 0;
+    }
+
+    /** A message of a live chat with a person (bot/rasa_plugins/live_relay.py). */
+    function receiveLive(data, live) {
+      hideTyping();
+      state.live = live.state === "over" ? null : String(live.state || "active");
+      if (typeof data.text === "string" && data.text.trim()) {
+        add(live.from === "agent" ? { type: "agent", text: data.text, name: live.name }
+          : { type: "desk", text: data.text });
+      }
+      root.dataset.live = state.live || "";
+      saveState(state);
     }
 
     function receive(data) {
       if (!data || typeof data !== "object") return;
+      if (data.live && typeof data.live === "object") {
+        receiveLive(data, data.live);
+        return;
+      }
+      if (data.custom && data.custom.live && typeof data.custom.live === "object") {
+        state.live = String(data.custom.live.state || "waiting");
+        root.dataset.live = state.live;
+        saveState(state);
+      }
       hideTyping();
       if (ready) setStatus("");
       if (typeof data.text === "string" && data.text.trim()) {

@@ -12,12 +12,15 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install generate train run test lint eval clean lock browser cluster bench
+.PHONY: help install generate train run test check lint eval eval-conversations clean lock browser \
+	cluster bench servers-for-tests
 
 help:
 	@echo "make run    install, build the knowledge, train if needed, start the bot"
 	@echo "make test   install, train if needed, validate the data, run every test"
-	@echo "make eval   NLU quality on the held-out split and CLINC150 out-of-scope"
+	@echo "make check  ruff and the tests that need no model, servers, browser or cluster (~1 min)"
+	@echo "make eval   NLU quality (held-out split, CLINC150 out-of-scope) and whole conversations"
+	@echo "make eval-conversations  the multi-turn conversations only, against a private stack"
 	@echo "make train  train models/helpdesk.tar.gz when it is missing or stale"
 	@echo "make lint   ruff"
 	@echo "make cluster  the production topology on this machine (PostgreSQL, Redis, nginx)"
@@ -98,17 +101,49 @@ $(NGINX):
 cluster: train $(NGINX)
 	$(PY) -m bot.ops.cluster $(CLUSTER_ARGS)
 
+# PostgreSQL's and Redis's server binaries: the tests start throwaway servers from them
+# (tests/throwaway.py), never using the machine's own. Installed with apt-get where missing.
+PG_INITDB ?= $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/initdb)))
+REDIS_SERVER ?= $(shell command -v redis-server)
+
+servers-for-tests:
+	@missing=""; \
+	[ -n "$(PG_INITDB)" ] || missing="$$missing postgresql"; \
+	[ -n "$(REDIS_SERVER)" ] || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "error: the tests need PostgreSQL's and Redis's server binaries:$$missing" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "Installing$$missing for the tests' throwaway servers (apt-get)"; \
+	  $(SUDO) apt-get install -y --no-install-recommends $$missing || \
+	    { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+
 # Load test: the single server and the cluster, one after the other, the same simulated users.
 bench: train $(NGINX)
 	$(PY) -m bot.ops.bench
 
-test: train $(CHROMIUM) $(NGINX)
+test: train $(CHROMIUM) $(NGINX) servers-for-tests
 	$(RASA) data validate
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
+# The fast tier: everything but the tests marked model, servers, browser or cluster (tests/conftest.py
+# marks them by the fixtures they use). Needs the generated files (the spaCy pipeline), not a model.
+CHECK_MARKS := not model and not servers and not browser and not cluster
+check: $(GENERATED) servers-for-tests
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -n 2 -m "$(CHECK_MARKS)"
+
 eval: train
 	$(PY) -m bot.nlu.evaluate --json build/eval.json
+	$(PY) -m bot.ops.eval_conversations --json build/eval_conversations.json
+
+# Plays tests/eval/conversations_dev.yml against a private stack (free ports, its own database
+# and mail folder); a measurement, it exits 0 whatever it finds. README "Measuring the bot".
+eval-conversations: train
+	$(PY) -m bot.ops.eval_conversations --json build/eval_conversations.json
 
 lint: install
 	$(PY) -m ruff check .

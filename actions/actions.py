@@ -9,11 +9,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.live import LIVE_CHANNEL, start_live_chat
 from actions.replies import send_turn, technical_problem
 from actions.requests import directory_admin_reply, start_request, with_database
 from bot.dialogue.manager import Manager
 from bot.dialogue.turns import Parsed, State, Turn
-from bot.services import knowledge, record_turn
+from bot.services import knowledge, live_wait, record_turn
 from bot.tickets.kinds import load_request_kinds
 
 
@@ -29,8 +30,13 @@ class ActionRespond(Action):
     ) -> list[EventType]:
         try:
             kb = await asyncio.to_thread(knowledge)  # with the answers edited in the console
-            turn = Manager(kb, load_request_kinds()).respond(
-                Parsed.from_rasa(tracker.latest_message), State.from_slots(tracker.slots)
+            # A live chat needs the chat widget's channel, which carries the agent's messages.
+            live = live_wait if tracker.get_latest_input_channel() == LIVE_CHANNEL else None
+            manager = Manager(kb, load_request_kinds(), person_now=live)
+            # In a thread: asking whether someone is free to chat reads the database.
+            turn = await asyncio.to_thread(
+                manager.respond, Parsed.from_rasa(tracker.latest_message),
+                State.from_slots(tracker.slots),
             )
             if turn.admins_of:
                 turn.say(await with_database(directory_admin_reply, kb, turn.admins_of))
@@ -40,6 +46,8 @@ class ActionRespond(Action):
         send_turn(dispatcher, turn)
         if turn.outcome:
             await asyncio.to_thread(record_turn, tracker.sender_id, turn.outcome, turn.unanswered)
+        if turn.live_chat:
+            return events_of(turn) + await start_live_chat(dispatcher, tracker, kb)
         return events_of(turn)
 
 

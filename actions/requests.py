@@ -119,7 +119,7 @@ class ActionAskRequestAnswer(Action):
             return []
         if tracker.get_slot("request_stage") == CHOOSING_FIELD:
             dispatcher.utter_message(
-                text="Which detail should I change?",
+                text=knowledge().reply("which_detail"),
                 buttons=[
                     {"title": field.label, "payload": _inform_payload(FIELD_ENTITY, field.name)}
                     for field in kind.fields
@@ -127,7 +127,7 @@ class ActionAskRequestAnswer(Action):
             )
             return []
         dispatcher.utter_message(
-            text=read_back(kind, facts) + "\n\nShall I send it?",
+            text=read_back(kind, facts) + "\n\n" + knowledge().reply("shall_i_send"),
             buttons=[
                 {"title": "Yes, send it", "payload": "/affirm"},
                 {"title": "Change something", "payload": "/deny"},

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -12,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import make_private
@@ -60,6 +61,31 @@ def upgrade(url: str) -> None:
 
 
 _T = TypeVar("_T")
+FIRST_PAUSE, LONGEST_PAUSE = 0.1, 1.0  # s; the pauses between retries double up to the longest
+
+
+def connection_lost(error: BaseException) -> bool:
+    """A lost or refused database connection (a restart), not a fault of the statement."""
+    return isinstance(error, OperationalError | InterfaceError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+
+
+class _Backoff:
+    """The pauses of one retried call: growing, and none left once `seconds` have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.pause = FIRST_PAUSE
+
+    def next_pause(self, error: BaseException, what: str) -> float:
+        """The pause before the next try; re-raises `error` when it is no lost connection or
+        the time is up."""
+        if not connection_lost(error) or time.monotonic() + self.pause > self.deadline:
+            raise error
+        pause, self.pause = self.pause, min(2 * self.pause, LONGEST_PAUSE)
+        log.warning("%s failed (%s); retrying in %.1f s", what, type(error).__name__, pause)
+        return pause
 
 
 def retry_on_disconnect(
@@ -68,14 +94,21 @@ def retry_on_disconnect(
     """Run `operation`, again on a lost or refused database connection (a restart), for up to
     `seconds` with growing pauses; other errors, and the last one, are raised. Only for
     operations that are safe to repeat (one transaction, idempotent or rolled back)."""
-    deadline = time.monotonic() + seconds
-    pause = 0.1
+    backoff = _Backoff(seconds)
     while True:
         try:
             return operation()
-        except (OperationalError, InterfaceError) as error:
-            if time.monotonic() + pause > deadline:
-                raise
-            log.warning("%s failed (%s); retrying in %.1f s", what, type(error).__name__, pause)
-            time.sleep(pause)
-            pause = min(2 * pause, 1.0)
+        except DBAPIError as error:
+            time.sleep(backoff.next_pause(error, what))
+
+
+async def retry_on_disconnect_async(
+    operation: Callable[[], Awaitable[_T]], seconds: float = 10.0, what: str = "database call"
+) -> _T:
+    """`retry_on_disconnect` for a coroutine (the pauses do not block the event loop)."""
+    backoff = _Backoff(seconds)
+    while True:
+        try:
+            return await operation()
+        except DBAPIError as error:
+            await asyncio.sleep(backoff.next_pause(error, what))

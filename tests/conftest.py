@@ -9,9 +9,11 @@ import email.policy
 import json
 import os
 import secrets
+import shutil
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from aiohttp import web
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from throwaway import ThrowawayPostgres, Unavailable
 
 from bot.cli import DEMO_ACCOUNTS
 from bot.db import make_engine, session_factory, upgrade
@@ -31,7 +34,28 @@ from bot.recovery.accounts_import import import_accounts, read_file
 from bot.web import make_runner
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-LOCAL_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+# Tiers: a test is marked by the fixtures it uses (or by its module), so `make check` can leave out
+# what needs the trained model, running servers, a browser or the cluster.
+FIXTURE_MARKS = {
+    "stack": ("model", "servers"),
+    "chat": ("model", "servers"),
+    "browser": ("browser",),
+}
+MODULE_MARKS = {
+    "test_browser": ("browser", "model", "servers"),
+    "test_cluster": ("cluster", "model", "servers"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        marks = {mark for name in names & FIXTURE_MARKS.keys() for mark in FIXTURE_MARKS[name]}
+        marks.update(MODULE_MARKS.get(item.module.__name__.rpartition(".")[2], ()))
+        for mark in sorted(marks):
+            item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +79,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
         rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
         smtp_port=free_port(), inbound_port=free_port(), log_dir=ARTIFACTS / "logs",
         mail_dir=home / "mail",
-        env={"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key"},
+        # Live chat at any hour (the suite runs on weekends too); an agent's closed console
+        # counts as gone after 6 s instead of 30.
+        env={"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key",
+             "LIVE_CHAT_HOURS": "always", "LIVE_AGENT_TIMEOUT_SECONDS": "6"},
     ).start()
     yield running
     running.stop()
@@ -126,7 +153,7 @@ def action_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SECRET_KEY", "test-secret-key")
     cached = (services.settings, services.sessions, services.recovery_service,
-              services.ticket_service)
+              services.ticket_service, services.live_desk)
     for function in cached:
         function.cache_clear()
     yield url
@@ -186,30 +213,52 @@ class Clock:
         self.now += dt.timedelta(**delta)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty database: a SQLite file, and the same on the machine's PostgreSQL.
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per test process; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "helpdesk.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
 
-    PostgreSQL comes from TEST_POSTGRES_URL (default: the local server, trust auth); each test
-    gets a database of its own, dropped afterwards. Missing PostgreSQL fails under CI=true.
-    """
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'helpdesk.sqlite3'}"
-        upgrade(url)
-        yield url
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The admin URL of the PostgreSQL the tests use: TEST_POSTGRES_URL when set, else a
+    throwaway server of this test process's own (tests/throwaway.py), never the machine's.
+    Missing PostgreSQL fails under CI=true and skips elsewhere."""
+    if os.environ.get("TEST_POSTGRES_URL"):
+        yield os.environ["TEST_POSTGRES_URL"]
         return
-    admin_url = os.environ.get("TEST_POSTGRES_URL", LOCAL_POSTGRES)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", future=True)
+    try:
+        server = ThrowawayPostgres().start()
+    except (Unavailable, RuntimeError) as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {error}")
+        pytest.skip(f"no PostgreSQL for the tests: {error}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """One migrated PostgreSQL database per test process (per xdist worker), dropped at the end.
+
+    Creating and dropping a database per test costs a second or two each (a drop waits for a
+    checkpoint); emptying one takes a fraction of that.
+    """
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT", future=True)
     try:
         connection = admin.connect()
     except OperationalError as error:
         admin.dispose()
         if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI and not reachable at {admin_url}: {error}")
-        pytest.skip(f"PostgreSQL not reachable at {admin_url}")
+            pytest.fail(f"PostgreSQL is required in CI and not reachable: {error}")
+        pytest.skip(f"PostgreSQL not reachable at {postgres_server}")
     name = f"helpdesk_test_{secrets.token_hex(6)}"
     connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
         yield url
@@ -217,3 +266,36 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.close()
         admin.dispose()
+
+
+def empty_database(url: str) -> None:
+    """Delete every row (ids start again at 1), keeping the schema and its migration stamp;
+    connections a previous test left open are closed first, as DROP ... WITH (FORCE) would."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            tables = connection.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'")).scalars().all()
+            if tables:
+                names = ", ".join(f'"{table}"' for table in tables)
+                connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a SQLite file, and the same on PostgreSQL (a database of
+    this test process's own, emptied for each test; see `postgres_database`)."""
+    if request.param == "sqlite":
+        path = tmp_path / "helpdesk.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        path.chmod(0o600)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_database")
+    empty_database(url)
+    return url

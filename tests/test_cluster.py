@@ -8,11 +8,11 @@ killed under load loses nothing that was answered and its conversations carry on
 other; a PostgreSQL restart neither loses nor duplicates a ticket; an SMTP outage delays mail
 and never loses or repeats it.
 
-The cluster starts once for the module (30-40 s). It needs PostgreSQL (TEST_POSTGRES_URL, default
-the local server), Redis (TEST_REDIS_URL, default db 4 of the local server), nginx and a trained
-model; missing services fail under CI=true and skip elsewhere. Each run uses databases and
-Redis keys of its own and removes them afterwards. The PostgreSQL restart test restarts the
-machine's server (`pg_ctlcluster`), which briefly disturbs anything else using it.
+The cluster starts once for the module (30-40 s), on a PostgreSQL and a Redis server of its own
+(tests/throwaway.py: the machine's binaries, a temporary directory, free ports, removed
+afterwards), so the PostgreSQL restart test disturbs nothing else on the machine. It needs
+PostgreSQL's and Redis's server binaries, nginx and a trained model; missing ones fail under
+CI=true and skip elsewhere.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import LOCAL_POSTGRES
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
+from throwaway import ThrowawayPostgres, ThrowawayRedis, Unavailable
 
 from bot.db import make_engine, session_factory
 from bot.ops.cluster import Cluster, Topology, endpoints_yaml
@@ -52,7 +52,6 @@ from bot.privacy.redaction import ANSWER_LABELS, FACT_LABEL
 from bot.rasa_plugins.lock_store import TICKET_LOCK_LIFETIME
 from bot.tickets.service import TicketService, reference_of
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 RUN = secrets.token_hex(3)  # every conversation and Redis key of this run starts with ct<RUN>
 CLIENT_TIMEOUT = 45.0  # s; above the lock lifetime (how long a dead server's ticket can block)
 DONE = re.compile(r"Done: your request is (HD-\d{4}-\d{6})")
@@ -83,8 +82,25 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+@dataclass
+class Services:
+    """The cluster's own PostgreSQL and Redis (set by the `services` fixture)."""
+
+    postgres: ThrowawayPostgres | None = None
+    redis: ThrowawayRedis | None = None
+
+
+SERVICES = Services()
+
+
 def postgres_admin_url() -> str:
-    return os.environ.get("TEST_POSTGRES_URL", LOCAL_POSTGRES)
+    assert SERVICES.postgres is not None, "the services fixture starts PostgreSQL"
+    return SERVICES.postgres.url
+
+
+def redis_url() -> str:
+    assert SERVICES.redis is not None, "the services fixture starts Redis"
+    return SERVICES.redis.url(4)
 
 
 def postgres_is_up(url: str, timeout: int = 1) -> bool:
@@ -102,7 +118,7 @@ def postgres_is_up(url: str, timeout: int = 1) -> bool:
 def redis_client() -> Any:
     import redis
 
-    return redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    return redis.Redis.from_url(redis_url(), socket_timeout=5)
 
 
 def check_services() -> None:
@@ -115,7 +131,7 @@ def check_services() -> None:
     try:
         redis_client().ping()
     except redis.exceptions.RedisError as error:
-        unavailable(f"Redis not reachable at {REDIS_URL}: {error}")
+        unavailable(f"Redis not reachable at {redis_url()}: {error}")
     if shutil.which("nginx") is None:
         unavailable("nginx is not installed (`make test` installs it)")
 
@@ -139,7 +155,24 @@ def drop_database(admin: Engine, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
+def services() -> Services:
+    """A throwaway PostgreSQL and Redis for the module, removed afterwards."""
+    try:
+        SERVICES.postgres = ThrowawayPostgres().start()
+        SERVICES.redis = ThrowawayRedis().start()
+    except Unavailable as error:
+        unavailable(str(error))
+    try:
+        yield SERVICES
+    finally:
+        for server in (SERVICES.redis, SERVICES.postgres):
+            if server is not None:
+                server.stop()
+        SERVICES.postgres = SERVICES.redis = None
+
+
+@pytest.fixture(scope="module")
+def cluster(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Cluster:
     check_services()
     admin_url = postgres_admin_url()
     name = f"helpdesk_ct_{RUN}"
@@ -151,7 +184,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
     directory = tmp_path_factory.mktemp("cluster")
     running = Cluster(
         Topology.free(), database_url=database(), tracker_store_url=database("_tracker"),
-        lock_store_url=REDIS_URL, directory=directory, mail_dir=directory / "mail",
+        lock_store_url=redis_url(), directory=directory, mail_dir=directory / "mail",
         env={"SECRET_KEY": "test-secret-key"}, enable_api=True,
     )
     started = time.monotonic()
@@ -647,17 +680,9 @@ def test_a_server_killed_under_load(cluster: Cluster, tracker_db: Engine) -> Non
 
 # ----------------------------------------------------------------------------- 5: PostgreSQL
 def restart_postgres() -> None:
-    """Restart this machine's PostgreSQL (Debian's pg_ctlcluster; we run as root)."""
-    if make_url(postgres_admin_url()).host not in ("127.0.0.1", "localhost", None):
-        unavailable("TEST_POSTGRES_URL is not this machine's PostgreSQL: cannot restart it")
-    versions = sorted(Path("/etc/postgresql").glob("*/main"))
-    if not versions or shutil.which("pg_ctlcluster") is None:
-        unavailable("cannot restart PostgreSQL here (no pg_ctlcluster / /etc/postgresql)")
-    version = versions[-1].parent.name
-    result = subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, f"pg_ctlcluster restart failed: {result.stderr}"
+    """Restart the cluster's own PostgreSQL (`pg_ctl restart`: every connection is cut)."""
+    assert SERVICES.postgres is not None
+    SERVICES.postgres.restart()
 
 
 @dataclass

@@ -346,14 +346,15 @@ def test_partial_matches_are_for_admins_with_birth_dates_masked_until_revealed(
     alice.sign_in("alice", PASSWORD)
     listing = alice.get("/console/matches")
     assert listing.status == 200
-    assert "JDoe42" in listing.text and "1985-03-14" not in listing.text
+    assert "JDoe42" in listing.text
+    assert "1985" not in listing.text and "March 14" not in listing.text
     assert "Reveal" in listing.text
     forged = alice.post("/console/matches/reveal", {"match": str(match), "page": "1"})
-    assert forged.status == 403 and "1985-03-14" not in forged.text
+    assert forged.status == 403 and "1985" not in forged.text
     shown = alice.post("/console/matches/reveal",
                        {"csrf_token": listing.csrf(), "match": str(match), "page": "1"})
     assert shown.status == 200
-    assert '<span id="revealed">1985-03-14</span>' in shown.text
+    assert '<span id="revealed">March 14, 1985</span>' in shown.text
     views = desk.audit("viewed_matches")
     reveals = desk.audit("revealed_birth_date")
     assert [(json.loads(v.detail)["rows"], v.client) for v in views] == [([match], OFFICE)] * 2

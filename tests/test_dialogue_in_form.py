@@ -98,3 +98,9 @@ def test_free_text_keeps_what_is_typed(kb: KnowledgeBase) -> None:
     reading = read_answer(parse(text, "forgot_password", 0.9), Asked("summary", "text"), kb,
                           None, "human_handoff")
     assert (reading.kind, reading.value) == (in_form.ANSWER, text)
+
+
+def test_a_date_in_words_the_field_cannot_take_is_still_an_answer(kb: KnowledgeBase) -> None:
+    reading = read(kb, parse("right after winter break", "out_of_scope", 0.95),
+                   "effective_date", "date")
+    assert reading.kind == in_form.ANSWER and "winter break" in str(reading.value)

@@ -207,3 +207,42 @@ def test_help_gets_a_menu(manager: Manager) -> None:
     turn = manager.respond(parse("help", "help"), State())
     assert turn.replies[0].response == "utter_help"
     assert "/forgot_password" in [b["payload"] for b in turn.replies[0].buttons]
+
+
+# --- a person now: live chat when someone at the help desk is free --------------------------
+
+
+def live_manager(kb: KnowledgeBase, wait: int | None) -> Manager:
+    return Manager(kb, load_request_kinds(), person_now=lambda: wait)
+
+
+def test_a_person_now_is_offered_next_to_a_request_when_someone_is_free(kb) -> None:
+    turn = live_manager(kb, 2).respond(parse("can I talk to a real person", "human_handoff"),
+                                       State())
+    assert "can chat with you now (the wait is about 2 minutes)" in texts(turn)
+    assert [b["title"] for b in turn.replies[-1].buttons] == [
+        "Chat with someone now", "Leave a request"]
+    assert turn.request is None and not turn.live_chat
+    now, later = (b["payload"] for b in turn.replies[-1].buttons)
+    chosen = live_manager(kb, 2).respond(parse(now, "human_handoff"), State())
+    assert chosen.live_chat and chosen.request is None
+    request = live_manager(kb, 2).respond(parse(later, "human_handoff"), State())
+    assert request.request == "human_handoff" and not request.live_chat
+
+
+def test_nobody_free_is_the_request_as_before(kb, manager: Manager) -> None:
+    turn = live_manager(kb, None).respond(parse("can I talk to a real person", "human_handoff"),
+                                          State())
+    assert turn.request == "human_handoff" and not turn.live_chat
+    gone = live_manager(kb, None).respond(
+        parse('/human_handoff{"live": "now"}', "human_handoff"), State())
+    assert "nobody from the help desk is free to chat any more" in texts(gone)
+    assert gone.request == "human_handoff" and not gone.live_chat
+    assert manager.respond(parse("can I talk to a real person", "human_handoff"),
+                           State()).request == "human_handoff"
+
+
+def test_two_misses_offer_a_live_chat_when_someone_is_free(kb) -> None:
+    turn = live_manager(kb, 1).respond(parse("who won the game", "out_of_scope"), State(misses=1))
+    assert [b["title"] for b in turn.replies[-1].buttons] == [
+        "Chat with someone now", "Leave a request"]

@@ -47,7 +47,7 @@ KINDS = {
         ["Lincoln Elementary School, user name jon.smith", "Worcester Public Schools",
          "Boston Latin School", "boston", "09/01/2026", "jon.smith@example.org"],
         ["User name: jon.smith", "Old district: Worcester", "New district: Boston",
-         "Effective date: 2026-09-01"],
+         "Effective date: September 1, 2026"],
     ),
     "reactivate_account": (
         "my MassONE account was deactivated because I haven't used it",

@@ -36,7 +36,7 @@ from bot.tickets.service import (
     reference_of,
     shown,
 )
-from bot.tickets.transcript import mask_text
+from bot.tickets.transcript import mask_text, readable
 
 log = logging.getLogger(__name__)
 
@@ -447,7 +447,7 @@ def _transcript_entry(entry: dict[str, str]) -> dict[str, str]:
     """A transcript line to show: masked once more (it was masked when stored)."""
     if entry.get("from") == SEPARATOR:
         return {"from": SEPARATOR, "text": entry.get("text", ""), "at": entry.get("at", "")}
-    return {"from": entry.get("from", ""), "text": mask_text(entry.get("text", "")),
+    return {"from": entry.get("from", ""), "text": readable(mask_text(entry.get("text", ""))),
             "at": entry.get("at", "")}
 
 

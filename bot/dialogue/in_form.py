@@ -38,6 +38,14 @@ _CHANGE_OF_MIND = re.compile(
     r"\b(actually|instead|real problem|real issue|wait no|oh wait|no wait|never mind that|"
     r"that's not it|not that|different problem|something else)\b"
 )
+# A date given in words the field cannot take ("right after winter break") is still an answer:
+# the field's own check asks for a date it can read.
+_TIME_WORDS = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|"
+    r"thursday|friday|week|weeks|month|months|year|semester|term|break|vacation|holidays?|"
+    r"spring|summer|fall|autumn|winter|tomorrow|today|yesterday|soon|asap|next|last)\b"
+)
 _VALUE_AFTER = re.compile(
     r"(?:\bit'?s|\bit\s+is|\bshould\s+be|\bis|\bwas|\bto|=|:)\s+(?P<value>[^,;!?]+?)\s*[.!]*$",
     re.IGNORECASE,
@@ -167,7 +175,7 @@ def _carries_value(text: str, asked: Asked) -> bool:
     if asked.type in ("email", "account_identifier"):
         return facts.find_email(text) is not None
     if asked.type in ("birth_date", "date"):
-        return bool(re.search(r"\d", text))
+        return bool(re.search(r"\d", text)) or reading.contains(text, _TIME_WORDS)
     return False
 
 

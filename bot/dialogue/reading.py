@@ -29,15 +29,15 @@ def contains(text: str, pattern: re.Pattern[str]) -> bool:
 
 # ---------------------------------------------------------------------------- yes / no
 _NEGATIONS = frozenset(
-    "no noo nooo nope nah n not never nothing none neither nor negative still cant wont isnt "
+    "no noo nooo nope nah nuh n not never nothing none neither nor negative still cant wont isnt "
     "doesnt didnt dont wasnt aint cannot can't won't isn't doesn't didn't don't wasn't haven't "
     "hasn't couldn't wouldn't".split()
 )
 _NEGATIVE_WORDS = frozenset("same incorrect wrong fails failed failing error again locked".split())
 _POSITIVE_WORDS = frozenset(
-    "y yes yess yesss ye yeah yea yep yup ya sure ok okay k kk correct right perfect great worked "
-    "works working fixed solved sorted good fine awesome thanks thank thx ty tysm absolutely "
-    "definitely send submit".split()
+    "y yes yess yesss ye yeah yea yep yup ya mhm mhmm sure ok okay k kk correct right perfect "
+    "great worked works working fixed solved sorted good fine awesome thanks thank thx ty tysm "
+    "absolutely definitely send submit".split()
 )
 # Phrases that settle it whatever else the message says.
 _YES_PHRASES = re.compile(
@@ -261,8 +261,51 @@ def asks_for_person(text: str) -> bool:
     return contains(text, _PERSON) and not contains(text, _WHO_AM_I_TALKING_TO)
 
 
+_ABOUT_THE_BOT = re.compile(
+    r"^(?:is (?:this|that|it)|are you|am i (?:talking|chatting|texting|speaking|writing))\b.*"
+    r"\b(?:bot|robot|machine|computer|ai|chatgpt|automated|automatic|human|real|person|people|"
+    r"staff|someone|somebody)\b"
+)
+_GREETING = re.compile(
+    r"^(?:hi+|hello|hey+|hiya|howdy|sup|wassup|yo|greetings|good (?:morning|afternoon|evening))\b"
+)
+
+
+def asks_if_bot(text: str) -> bool:
+    """"is this chatgpt or something", "am I texting a real person?": a question about the bot."""
+    return contains(text, _ABOUT_THE_BOT)
+
+
+def greets(text: str) -> bool:
+    """"hi, this is Mrs. Patel from the front office": a greeting that asks nothing yet."""
+    return contains(text, _GREETING) and not is_question(text)
+
+
+_ASKS_FOR_ADMIN = re.compile(
+    r"\b(?:who(?:'?s)?\b.*\badmin(?:istrator)?s?|(?:need|find|contact|reach|get)\s+(?:hold of\s+)?"
+    r"(?:our|my|the)\s+(?:district'?s?\s+|school'?s?\s+)?(?:directory\s+)?admin(?:istrator)?)\b"
+)
+# Systems people also get locked out of that are not ours: their own help desk, not this one.
+_OTHER_SYSTEMS = re.compile(
+    r"\b(?:outlook|gmail|hotmail|yahoo|google (?:classroom|drive|docs|account|meet)|"
+    r"canvas|schoology|powerschool|aspen|x2|infinite campus|clever|seesaw|zoom|teams|"
+    r"office 365|microsoft|windows|chromebook|ipad|laptop|wifi|wi fi|school e ?mail|"
+    r"work e ?mail|payroll|rmv|facebook|instagram|netflix|bank)\b"
+)
+
+
+def asks_who_the_admin_is(text: str) -> bool:
+    """"who is the DA for Newton?", "need our directory admin", "who is the massone admin"."""
+    return contains(text.replace("-", " "), _ASKS_FOR_ADMIN)
+
+
+def names_other_system(text: str) -> bool:
+    """"my school outlook email", "google classroom": a system that is not one of ours."""
+    return contains(text.replace("-", " "), _OTHER_SYSTEMS)
+
+
 _THANKS = re.compile(r"\b(thanks?|thank you|thx|ty|tysm|cheers|appreciate it)\b")
-_BYE = re.compile(r"\b(bye|goodbye|good bye|see ya|later)\b")
+_BYE = re.compile(r"\b(bye|goodbye|good bye|see ya|later|until next time|take care)\b")
 
 
 _WILL_CONTACT = re.compile(

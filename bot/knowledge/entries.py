@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from bot.settings import ROOT
+from bot.settings import KNOWLEDGE_DIR, ROOT
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
 
-KNOWLEDGE_DIR = ROOT / "knowledge"
+log = logging.getLogger(__name__)
 SYSTEMS = ("ese_portal", "massone")
 BOTH = "both"
 GENERIC = ""  # the variant key of an entry's generic answer (else a system)
@@ -35,7 +36,24 @@ _PLACEHOLDER = re.compile(r"\{(contact|link)\.([a-z0-9_]+)(?:\.([a-z0-9_]+))?\}"
 
 
 class KnowledgeError(ValueError):
-    """The knowledge files are inconsistent; the message says where."""
+    """The knowledge files are inconsistent: the message says what, `path` and `line` where
+    (when known; `key` is the entry id or reply name the problem is about)."""
+
+    def __init__(self, message: str, *, path: Path | None = None, line: int | None = None,
+                 key: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.path, self.line, self.key = message, path, line, key
+
+    @property
+    def where(self) -> str:
+        """`knowledge/massone.yml, line 12`, or "" when no file is known."""
+        if self.path is None:
+            return ""
+        shown = self.path.relative_to(ROOT) if self.path.is_relative_to(ROOT) else self.path
+        return str(shown) if self.line is None else f"{shown}, line {self.line}"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
 
 
 @dataclass(frozen=True)
@@ -119,20 +137,40 @@ class KnowledgeBase:
 
     def __init__(self, directory: Path = KNOWLEDGE_DIR) -> None:
         self.directory = directory
+        self._origin: dict[str, str] = {}  # entry id -> the file it is in
+        self._reading = "sources.yml"
+        try:
+            self._load()
+        except KnowledgeError as error:
+            raise self._located(error) from None
+        except (KeyError, TypeError, AttributeError) as error:
+            # A mapping where a list belongs, a key left out...: not the layout expected.
+            raise KnowledgeError(
+                f"not laid out as expected ({type(error).__name__}: {error}); compare it "
+                "with an entry that works", path=directory / self._reading) from None
+
+    def _load(self) -> None:
+        directory = self.directory
         sources = _read_yaml(directory / "sources.yml")
         self.contacts: dict[str, dict[str, str]] = sources["contacts"]
         self.links: dict[str, str] = sources["links"]
         self.documents: dict[str, dict[str, Any]] = sources["documents"]
         self.systems: dict[str, dict[str, Any]] = sources["systems"]
+        self._reading = "replies.yml"
         self.replies: dict[str, Any] = _read_yaml(directory / "replies.yml")
         self.entries: dict[str, Entry] = {}
         for kind, files in (("faq", FAQ_FILES), ("flow", FLOW_FILES)):
             for name in files:
+                self._reading = name
                 for raw in _read_yaml(directory / name)["entries"]:
                     entry = self._parse_entry(raw, kind, name)
                     if entry.id in self.entries:
-                        raise KnowledgeError(f"{name}: duplicate id {entry.id!r}")
+                        line = _lines_of(directory / name, entry.id)[-1:] or [None]
+                        raise KnowledgeError(f"duplicate id {entry.id!r}",
+                                             path=directory / name, line=line[0])
                     self.entries[entry.id] = entry
+                    self._origin[entry.id] = name
+        self._reading = "sources.yml"
         self._mentions = self._build_mention_index()
         self._check()
 
@@ -253,18 +291,33 @@ class KnowledgeBase:
             starts=text.starts,
         )
 
+    def _located(self, error: KnowledgeError) -> KnowledgeError:
+        """`error` with the file and line of the entry or reply it is about, when it has none."""
+        if error.path is None and error.key in self._origin:
+            error.path = self.directory / self._origin[error.key]
+        elif error.path is None and error.key in getattr(self, "replies", {}):
+            error.path = self.directory / "replies.yml"
+        if error.path is not None and error.line is None and error.key:
+            error.line = next(iter(_lines_of(error.path, error.key)), None)
+        return error
+
     def _parse_entry(self, raw: dict[str, Any], kind: str, file: str) -> Entry:
-        where = f"{file}: {raw.get('id', '?')}"
+        if not isinstance(raw, dict):
+            raise KnowledgeError(f"an entry should be a mapping (id:, system:...), not {raw!r}",
+                                 path=self.directory / file)
+        where = str(raw.get("id", "?"))
         for key in ("id", "system", "question"):
             if not raw.get(key):
-                raise KnowledgeError(f"{where}: missing {key!r}")
+                raise KnowledgeError(f"{where}: missing {key!r}", path=self.directory / file,
+                                     key=raw.get("id"))
 
         def text(data: dict[str, Any], inherit: dict[str, Any] | None = None) -> _Text:
             inherit = inherit or {}
             document = data.get("document", inherit.get("document"))
             section = data.get("section", inherit.get("section"))
             if not document or not section:
-                raise KnowledgeError(f"{where}: an answer needs a document and a section")
+                raise KnowledgeError(f"{where}: an answer needs a document and a section",
+                                     key=where)
             links = data.get("links", inherit.get("links", []))
             return _Text(
                 data["answer"].strip(), document, section, tuple(links), data.get("starts")
@@ -289,7 +342,8 @@ class KnowledgeBase:
             for name in [system, self.system_name(system), *sum(names.values(), [])]:
                 key = _normalise(name)
                 if index.get(key, system) != system:
-                    raise KnowledgeError(f"sources.yml: {name!r} names both systems")
+                    raise KnowledgeError(f"{name!r} names both systems",
+                                         path=self.directory / "sources.yml")
                 index[key] = system
         return index
 
@@ -297,46 +351,72 @@ class KnowledgeBase:
         """Fail loudly on references that do not resolve, rather than at answer time."""
         for entry in self.entries.values():
             if entry.system not in (*SYSTEMS, BOTH):
-                raise KnowledgeError(f"{entry.id}: unknown system {entry.system!r}")
+                raise KnowledgeError(f"{entry.id}: unknown system {entry.system!r}", key=entry.id)
             if entry.generic is None and set(entry.variants) != set(SYSTEMS):
-                raise KnowledgeError(f"{entry.id}: needs an answer or a variant per system")
+                raise KnowledgeError(f"{entry.id}: needs an answer or a variant per system",
+                                     key=entry.id)
             if entry.counterpart:
                 other = self.entries.get(entry.counterpart)
                 if other is None or other.counterpart != entry.id:
-                    raise KnowledgeError(f"{entry.id}: counterpart must point back to it")
+                    raise KnowledgeError(f"{entry.id}: counterpart must point back to it",
+                                         key=entry.id)
                 if other.system == entry.system:
-                    raise KnowledgeError(f"{entry.id}: counterpart is about the same system")
+                    raise KnowledgeError(f"{entry.id}: counterpart is about the same system",
+                                         key=entry.id)
             for text in [entry.generic, *entry.variants.values()]:
                 if text is None:
                     continue
                 sections = self.documents.get(text.document, {}).get("sections", {})
                 if text.section not in sections:
                     source = f"{text.document}#{text.section}"
-                    raise KnowledgeError(f"{entry.id}: unknown source {source}")
+                    raise KnowledgeError(f"{entry.id}: unknown source {source}", key=entry.id)
                 for name in text.links:
                     if name not in self.links:
-                        raise KnowledgeError(f"{entry.id}: unknown link {name!r}")
+                        raise KnowledgeError(f"{entry.id}: unknown link {name!r}", key=entry.id)
                 self._check_placeholders(entry.id, text.template)
         for name, reply in self.replies.items():
             for text in reply.values() if isinstance(reply, dict) else [reply]:
                 # {reference}, {email}... are filled by the action that sends the reply.
                 fields_removed = re.sub(r"\{[a-z_]+\}", "", text)
-                self._check_placeholders(f"replies.yml: {name}", fields_removed)
+                self._check_placeholders(name, fields_removed)
 
     def _check_placeholders(self, where: str, template: str) -> None:
         for group, name, attribute in _PLACEHOLDER.findall(template):
             if group == "link" and name not in self.links:
-                raise KnowledgeError(f"{where}: unknown link {name!r}")
+                raise KnowledgeError(f"{where}: unknown link {name!r}", key=where)
             if group == "contact" and attribute not in self.contacts.get(name, {}):
-                raise KnowledgeError(f"{where}: unknown contact {name}.{attribute}")
+                raise KnowledgeError(f"{where}: unknown contact {name}.{attribute}", key=where)
         leftover = re.sub(_PLACEHOLDER, "", template)
         if "{" in leftover or "}" in leftover:
-            raise KnowledgeError(f"{where}: malformed placeholder in {template[:60]!r}...")
+            raise KnowledgeError(f"{where}: malformed placeholder in {template[:60]!r}...",
+                                 key=where)
 
 
 def _read_yaml(path: Path) -> Any:
-    with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    """The YAML in `path`; KnowledgeError with the line of a syntax error."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except OSError as error:
+        raise KnowledgeError(f"cannot be read ({error.strerror})", path=path) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        context = getattr(error, "context", None)
+        message = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
+        raise KnowledgeError(message, path=path,
+                             line=mark.line + 1 if mark is not None else None) from None
+
+
+def _lines_of(path: Path, key: str) -> list[int]:
+    """The lines (from 1) where entry `id: key` or the top-level `key:` is written in `path`."""
+    name = re.escape(key)
+    pattern = re.compile(rf"^(?:\s*-?\s*id:\s*['\"]?{name}['\"]?\s*|{name}:.*)$")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    return [number for number, line in enumerate(lines, 1) if pattern.match(line)]
 
 
 def _review_date(value: Any, where: str) -> dt.date | None:
@@ -349,11 +429,12 @@ def _review_date(value: Any, where: str) -> dt.date | None:
         try:
             value = dt.date.fromisoformat(value.strip())
         except ValueError:
-            raise KnowledgeError(f"{where}: reviewed must be a date like 2026-11-28") from None
+            raise KnowledgeError(f"{where}: reviewed must be a date like 2026-11-28",
+                                 key=where) from None
     if not isinstance(value, dt.date):
-        raise KnowledgeError(f"{where}: reviewed must be a date like 2026-11-28")
+        raise KnowledgeError(f"{where}: reviewed must be a date like 2026-11-28", key=where)
     if value > dt.date.today() + dt.timedelta(days=1):
-        raise KnowledgeError(f"{where}: reviewed {value} is in the future")
+        raise KnowledgeError(f"{where}: reviewed {value} is in the future", key=where)
     return value
 
 
@@ -366,7 +447,12 @@ def _normalise(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9.]+", " ", text.lower()).split())
 
 
-_cache: dict[Path, tuple[int, KnowledgeBase]] = {}
+_cache: dict[Path, tuple[tuple, KnowledgeBase]] = {}
+
+
+def _stamp(directory: Path) -> tuple:
+    """Changes whenever a knowledge file is edited, added or removed."""
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in directory.glob("*.yml")))
 
 
 def load_knowledge(
@@ -374,13 +460,24 @@ def load_knowledge(
 ) -> KnowledgeBase:
     """The knowledge base, re-read whenever a file in `directory` changed (no restart needed).
 
+    A change that does not load (a YAML slip, a broken reference) is logged as an error with
+    its file and line, once, and the knowledge loaded before it keeps being served until the
+    files load again; only a first load that fails raises KnowledgeError.
+
     With `sessions`, the answer texts admins edited in the console and stored in that
     database are applied (`bot.knowledge.overrides`), also at once.
     """
-    stamp = max(p.stat().st_mtime_ns for p in directory.glob("*.yml"))
+    stamp = _stamp(directory)
     cached = _cache.get(directory)
     if cached is None or cached[0] != stamp:
-        _cache[directory] = (stamp, KnowledgeBase(directory))
+        try:
+            _cache[directory] = (stamp, KnowledgeBase(directory))
+        except KnowledgeError as error:
+            if cached is None:
+                raise
+            log.error("knowledge not reloaded, the bot keeps the last version that loaded: %s",
+                      error)
+            _cache[directory] = (stamp, cached[1])  # not read again until the next change
     base = _cache[directory][1]
     if sessions is None:
         return base

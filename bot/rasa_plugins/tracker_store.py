@@ -27,30 +27,18 @@ events as they happened: none is.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import os
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from bot.db import retry_on_disconnect_async
 from bot.privacy.redaction import redact_events
 
-log = logging.getLogger(__name__)
-
 _T = TypeVar("_T")
-FIRST_PAUSE, LONGEST_PAUSE = 0.1, 1.0
-
-
-def _connection_lost(error: Exception) -> bool:
-    return isinstance(error, OperationalError | InterfaceError) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated
-    )
 
 
 class RetryingSQLTrackerStore(SQLTrackerStore):
@@ -59,18 +47,8 @@ class RetryingSQLTrackerStore(SQLTrackerStore):
         self.retry_seconds = float(os.environ.get("TRACKER_STORE_RETRY_SECONDS", "15"))
 
     async def _retrying(self, what: str, operation: Callable[[], Awaitable[_T]]) -> _T:
-        deadline = time.monotonic() + self.retry_seconds
-        pause = FIRST_PAUSE
-        while True:
-            try:
-                return await operation()
-            except DBAPIError as error:
-                if not _connection_lost(error) or time.monotonic() + pause > deadline:
-                    raise
-                log.warning("tracker store %s failed (%s); retrying in %.1f s", what,
-                            type(error).__name__, pause)
-                await asyncio.sleep(pause)
-                pause = min(2 * pause, LONGEST_PAUSE)
+        return await retry_on_disconnect_async(operation, self.retry_seconds,
+                                               f"tracker store {what}")
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         return await self._retrying("read", lambda: super(

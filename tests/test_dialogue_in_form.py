@@ -104,3 +104,13 @@ def test_a_date_in_words_the_field_cannot_take_is_still_an_answer(kb: KnowledgeB
     reading = read(kb, parse("right after winter break", "out_of_scope", 0.95),
                    "effective_date", "date")
     assert reading.kind == in_form.ANSWER and "winter break" in str(reading.value)
+
+
+@pytest.mark.parametrize(("text", "intent", "kind"), [
+    ("ok thanks", "ticket_status", in_form.SMALL_TALK),  # whatever the model made of it
+    ("thanks, I'll call them", "thank", in_form.STOP),
+    ("ok bye", "inform", in_form.STOP),
+])
+def test_polite_words_at_a_question_are_not_an_answer(kb: KnowledgeBase, text: str, intent: str,
+                                                      kind: str) -> None:
+    assert read(kb, parse(text, intent, 0.99), "reference", "reference").kind == kind

@@ -159,6 +159,7 @@ def test_a_system_only_guessed_at_gives_way_to_the_application_named(kb: Knowled
     ("who is the massone admin for newton then?", True),
     ("who's our directory administrator", True),
     ("what does a directory administrator do?", False),
+    ("it says my profile is a partial match and to contact my directory administrator", False),
 ])
 def test_asking_who_the_admin_is(text: str, asks: bool) -> None:
     assert reading.asks_who_the_admin_is(text) is asks

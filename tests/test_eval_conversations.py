@@ -282,6 +282,10 @@ def test_outcome_mails_and_tickets(marks: Marks) -> None:
     assert check_outcome({"none": True}, [], [], marks) == []
     assert check_outcome({"none": True}, mails, [], marks) == [
         "mail: expected none, sent ticket_created to t.haddad@example.org"]
+    # Mail kinds the set predates (the reactivation advice to a deactivated account's address)
+    # are not counted against it.
+    advice = [("t.haddad@example.org", "reactivation_advice")]
+    assert check_outcome({"none": True}, advice, [], marks) == []
 
 
 # ------------------------------------------------------------------ the report

@@ -565,3 +565,12 @@ def test_deactivated_full_match_on_reset_is_told_how_to_reactivate(env: Env) -> 
     [mail] = env.mails()
     assert mail.kind == "reactivation_advice" and mail.to_address == "bob.smith@example.com"
     assert env.attempts()[-1].outcome == "deactivated"
+
+
+@pytest.mark.parametrize("name", ["O\u2019Neil", "O\u2018Neil", "O\u02bcNeil", "O'Neil",
+                                  "Smith\u2010Jones"])
+def test_names_typed_on_phones_are_names(name: str) -> None:
+    from bot.validation import is_name
+
+    assert is_name(name)
+    assert not is_name("\u2019Neil") and not is_name("O\u2019Neil 3")

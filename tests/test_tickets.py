@@ -661,3 +661,33 @@ def test_the_confirmation_arrives_over_smtp(env: Env) -> None:
     assert f"Your reference is {reference}." in body
     assert "Jane Doh" not in body
     assert "MassONE Help Desk" in body
+
+
+# --- one grammar for references (issue 11, item 16) -----------------------------------------
+
+
+@pytest.mark.parametrize("typed", [
+    "HD-2026-000123", "hd 2026 123", "HD_2026_000123", "HD\u20132026\u2013000123",
+    "HD \u2014 2026 \u2014 123", "HD2026000123", "\uff28\uff24\uff3f2026\uff3f123",
+])
+def test_every_reader_takes_every_spelling(typed: str) -> None:
+    from bot.dialogue.facts import find_reference as in_chat
+    from bot.tickets.fields import check_answer
+    from bot.tickets.kinds import load_request_kinds
+    from bot.tickets.references import find_reference
+
+    assert parse_reference(typed) == (2026, 123)
+    assert in_chat(f"what's up with {typed}?") == "HD-2026-000123"  # a chat message
+    # a reply's subject (bot.tickets.mail_replies reads it with find_reference)
+    assert find_reference(f"Re: About your help desk request {typed}") == "HD-2026-000123"
+    [field] = [field for field in load_request_kinds()["ticket_status"].fields
+               if field.type == "reference"]
+    assert check_answer(field, typed) == "HD-2026-000123"  # the status form
+
+
+@pytest.mark.parametrize("text", ["HD-2026-", "XHD-2026-123", "HD-26-123", "my code 2026 123",
+                                  "HD-2026-12345678901"])
+def test_no_reference_is_found_where_there_is_none(text: str) -> None:
+    from bot.tickets.references import find_reference
+
+    assert find_reference(text) is None

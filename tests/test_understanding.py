@@ -126,3 +126,20 @@ def test_asking_who_the_admin_is_starts_the_lookup(kb: KnowledgeBase) -> None:
     role = said("what does a directory administrator do?", "faq", 0.9,
                 faq="ese_directory_admin_role", faq_confidence=0.9)
     assert understand(role, kb).answer_id == "ese_directory_admin_role"
+
+
+@pytest.mark.parametrize(("text", "faq"), [
+    ("hi, I need a new massone password", "massone_change_password"),
+    ("i forgot my massone username. can you email it to me?", "massone_choose_username"),
+])
+def test_a_forgotten_password_or_user_name_is_not_a_question_about_changing_one(
+        kb: KnowledgeBase, text: str, faq: str) -> None:
+    understood = understand(said(text, "faq", 0.99, faq=faq, faq_confidence=0.99), kb)
+    assert understood.kind == "flow" and understood.answer_id in ("forgot_password",
+                                                                  "forgot_username")
+
+
+def test_how_to_change_a_password_stays_an_answer(kb: KnowledgeBase) -> None:
+    message = said("how do I change my massone password", "faq", 0.99,
+                   faq="massone_change_password", faq_confidence=0.9)
+    assert understand(message, kb).answer_id == "massone_change_password"

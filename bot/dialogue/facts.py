@@ -110,20 +110,11 @@ def find_birth_date(text: str) -> str | None:
     return None
 
 
-_REFERENCE_IN_TEXT = re.compile(
-    r"\bhd[\s_\u2010-\u2015-]*\d{4}[\s_\u2010-\u2015-]*\d{1,10}\b", re.IGNORECASE
-)
-
-
 def find_reference(text: str) -> str | None:
     """A ticket reference inside a sentence ("whats up with hd 2026 17"), as HD-2026-000017."""
-    from bot.tickets.service import format_reference, parse_reference
+    from bot.tickets.references import find_reference as find
 
-    for match in _REFERENCE_IN_TEXT.finditer(text or ""):
-        parsed = parse_reference(match.group(0))
-        if parsed is not None:
-            return format_reference(*parsed)
-    return None
+    return find(text)
 
 
 def strip_filler(text: str) -> str:

@@ -33,6 +33,7 @@ SMALL_TALK_RESPONSES = {"thank": "utter_thank", "greet": "utter_greet",
 SWITCH_WHEN_SAID = 0.4  # a new request this likely, said with "actually", "the real problem"
 QUESTION_FAQ = 0.3  # inside a form, a question whose likeliest FAQ is this sure is answered
 MAX_NAME_WORDS = 4
+CLOSING_WORDS = 8  # "ok thanks", "thank you, I'll call them tomorrow"
 # Said when changing the request altogether ("oh wait no, the real problem is ...").
 _CHANGE_OF_MIND = re.compile(
     r"\b(actually|instead|real problem|real issue|wait no|oh wait|no wait|never mind that|"
@@ -121,6 +122,13 @@ def read_answer(
         if not free_text and not _carries_value(text, asked) and not valid:
             return Reading(OFF_TOPIC)
 
+    # "ok thanks", "thanks, I'll call them": polite words, however the model read them.
+    polite = reading.closing(text)
+    if polite and not free_text and not valid and not _carries_value(text, asked) \
+            and len(found) <= CLOSING_WORDS:
+        if polite == "goodbye" or reading.will_contact_them(text):
+            return Reading(STOP)
+        return Reading(SMALL_TALK, entry_id=SMALL_TALK_RESPONSES[polite])
     if not free_text and not valid and parsed.confidence >= CONFIDENT:
         if parsed.intent == "goodbye":
             return Reading(STOP)

@@ -41,6 +41,10 @@ FIND_ADMIN = "find_directory_admin"
 # Answers about Directory Administrators that a "who is ours?" question is not asking for.
 _ABOUT_ADMINS = frozenset({"ese_data_tool_access", "ese_directory_admin_role"})
 _LOGIN_TROUBLE = frozenset({"cant_log_in"})
+# Answers about choosing or changing a password or user name, for someone who can log in: "I
+# forgot my massone username", "I need a new password" are not asking them.
+_SETTING_ANSWERS = frozenset({"ese_change_password", "massone_change_password",
+                              "massone_choose_username", "ese_username_cannot_change"})
 SHORT_STOP = 3  # words: "nvm", "never mind", "forget it"
 GREETING_LENGTH = 12  # words: "hi, this is Mrs. Patel from the front office"
 
@@ -180,14 +184,15 @@ def _person_asked(parse: dict[str, Any], understood: Understanding) -> Understan
 
 def _recovery_named(parse: dict[str, Any], understood: Understanding) -> Understanding:
     """What the words say was forgotten ("my user name is x and I forgot my password") decides
-    between the two recovery flows, and names one the model was unsure about."""
+    between the two recovery flows, names one the model was unsure about, and wins over an
+    answer about choosing or changing one ("I need a new massone password")."""
     text = str(parse.get("text") or "")
     item = forgotten_item(text)
     if item is None or text.startswith("/"):
         return understood
     if understood.answer_id in RECOVERY_FLOWS or (
         understood.kind in ("fallback", "other") and understood.intent not in _NOT_RECOVERY
-    ):
+    ) or (understood.answer_id in _SETTING_ANSWERS and "change" not in words(text)):
         return Understanding("flow", item, item, max(understood.confidence, CONFIDENT))
     return understood
 

@@ -40,6 +40,7 @@ CLUSTER_DIR = ROOT / "var" / "cluster"
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/helpdesk"
 DEFAULT_TRACKER_STORE_URL = "postgresql://postgres@127.0.0.1:5432/helpdesk_tracker"
 DEFAULT_LOCK_STORE_URL = "redis://127.0.0.1:6379/1"
+LIMIT_BURST = 20  # requests a client may send at once past nginx's per-client rate
 # The largest request body nginx passes on, per place: a chat message is 2,000 characters at
 # most (CHAT_MESSAGE_MAX_CHARS), the console's largest form is an answer being edited, and an
 # action call carries the conversation.
@@ -56,15 +57,20 @@ class Topology:
     action_ports: tuple[int, ...] = (5155, 5156)
     web_port: int = 8100
     smtp_port: int = 8025
+    # nginx's limits per client address (requests per second, with a burst of LIMIT_BURST):
+    # the chat channels, and the console and reset pages.
+    chat_rate: int = 10
+    pages_rate: int = 5
 
     @classmethod
     def free(cls, servers: int = 2) -> Topology:
-        """Free ports for everything (tests)."""
+        """Free ports for everything (tests and the bench, whose many simulated users all come
+        from 127.0.0.1: the per-client limits are set out of their way)."""
         return cls(
             front_port=free_port(), action_front_port=free_port(),
             rasa_ports=tuple(free_port() for _ in range(servers)),
             action_ports=tuple(free_port() for _ in range(servers)),
-            web_port=free_port(), smtp_port=free_port(),
+            web_port=free_port(), smtp_port=free_port(), chat_rate=10_000, pages_rate=10_000,
         )
 
 
@@ -118,7 +124,11 @@ def nginx_conf(topology: Topology, directory: Path) -> str:
     skipped), WebSockets for the chat, the web app, and the action servers on a second port.
     The access log names no paths: a reset link's token must not land in a log. Bodies are
     capped per location (BODY_LIMITS: 413 above), and a request with a Content-Encoding is
-    refused (415): nothing here sends one, and an inflated body is a way to exhaust memory."""
+    refused (415): nothing here sends one, and an inflated body is a way to exhaust memory.
+    Each client address gets `chat_rate` requests a second on the chat channels and
+    `pages_rate` on the console and reset pages (bursts of LIMIT_BURST); past that, 429 Too
+    Many Requests."""
+    limit = f"      limit_req zone={{zone}} burst={LIMIT_BURST} nodelay;\n"
 
     def upstream(name: str, ports: tuple[int, ...]) -> str:
         servers = "".join(
@@ -154,21 +164,28 @@ http {{
   proxy_buffers 16 64k;
   proxy_max_temp_file_size 0;
   map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+  limit_req_zone $binary_remote_addr zone=chat:10m rate={topology.chat_rate}r/s;
+  limit_req_zone $binary_remote_addr zone=pages:10m rate={topology.pages_rate}r/s;
+  limit_req_status 429;
 {upstream("rasa", topology.rasa_ports)}{upstream("actions", topology.action_ports)}\
 {upstream("web", (topology.web_port,))}
   server {{
     listen 127.0.0.1:{topology.front_port};
     if ($http_content_encoding) {{ return 415; }}
     location /socket.io/ {{
-      client_max_body_size {BODY_LIMITS["socket.io"]};
+{limit.format(zone="chat")}      client_max_body_size {BODY_LIMITS["socket.io"]};
       proxy_pass http://rasa;
 {proxy}      proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
       proxy_read_timeout 1h;
     }}
     location /webhooks/ {{
-      client_max_body_size {BODY_LIMITS["webhooks"]};
+{limit.format(zone="chat")}      client_max_body_size {BODY_LIMITS["webhooks"]};
       proxy_pass http://rasa;
+{proxy}      proxy_set_header Connection "";
+    }}
+    location ~ ^/(console|reset)(/|$) {{
+{limit.format(zone="pages")}      proxy_pass http://web;
 {proxy}      proxy_set_header Connection "";
     }}
     location / {{

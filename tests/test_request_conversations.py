@@ -195,13 +195,14 @@ def test_bad_answers_are_explained_and_asked_again(chat: Chat) -> None:
     assert "too far from today" in texts(chat.say("09/01/1850"))
     chat.say("09/01/2026")
     assert "complete e-mail address" in texts(chat.say("someone@example"))
-    assert "I can take 1,000 at most" in texts(chat.say("x" * 10_000))
+    assert "I can take 1,000 at most" in texts(chat.say("x" * 1_500))
 
 
 def test_long_text_is_refused_in_a_free_text_field(chat: Chat) -> None:
     chat.say("can I talk to a real person please")
-    reply = texts(chat.say("help " * 2_000))
+    reply = texts(chat.say("help " * 300))  # 1,500: over the field's limit, under the chat's
     assert "characters" in reply and "shorten" in reply
+    assert "too long for me" in texts(chat.say("help " * 2_000))  # the channel's limit
 
 
 def test_ticket_status_needs_the_reference_and_the_email(stack: Stack, chat: Chat) -> None:

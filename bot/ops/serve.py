@@ -26,6 +26,11 @@ from bot.settings import ROOT, Settings
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_MODEL = ROOT / "models" / "helpdesk.tar.gz"
 MAIL_DIR = ROOT / "var" / "mail"
+# The environment of every process started here: TensorFlow's start-up chatter and SQLAlchemy's
+# 2.0 notice (about Rasa's own models) off; Rasa and the action server also run under
+# `bot.ops.quiet`, which drops third-party deprecation warnings, so the terminal shows our lines.
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+         "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
 
 def free_port() -> int:
@@ -109,7 +114,7 @@ class Stack:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **self.env}
+        env = {**os.environ, **QUIET, "PYTHONPATH": str(ROOT), **self.env}
         if self.log_dir is None:
             output = None
         else:
@@ -142,13 +147,13 @@ class Stack:
         web = self._spawn("web", [python, "-m", "bot.web", "--port", str(self.web_port)])
         actions = self._spawn(
             "actions",
-            [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
+            [python, "-m", "bot.ops.quiet", "rasa_sdk", "--actions", "actions",
              "--port", str(self.action_port)],
         )
         rasa = self._spawn(
             "rasa",
-            [str(VENV_BIN / "rasa"), "run", "--enable-api", "--interface", "127.0.0.1",
-             "--port", str(self.rasa_port), "--model", str(self.model),
+            [python, "-m", "bot.ops.quiet", "rasa", "run", "--enable-api",
+             "--interface", "127.0.0.1", "--port", str(self.rasa_port), "--model", str(self.model),
              "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
         )
         try:

@@ -26,15 +26,6 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-# The spaCy pipeline config.yml names (`make generate` builds it from knowledge/). This module is
-# the first of ours Rasa imports when it builds the NLU pipeline, so a plain `rasa train` (or
-# `rasa run`) on a fresh clone stops here with one line rather than with spaCy's advice to
-# download a model that does not exist.
-SPACY_PIPELINE = Path(__file__).resolve().parents[2] / "build" / "spacy_pipeline"
-if not (SPACY_PIPELINE / "config.cfg").exists():
-    raise SystemExit(f"{SPACY_PIPELINE} is missing: run `make generate` first "
-                     "(or `make train`, which generates and trains).")
-
 MAX_TOKENS = 128
 BATCH_SIZE = 64
 DIMENSIONS = 384

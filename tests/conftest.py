@@ -58,6 +58,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marks.update(MODULE_MARKS.get(item.module.__name__.rpartition(".")[2], ()))
         for mark in sorted(marks):
             item.add_marker(mark)
+        if "model" in marks:
+            # Under `pytest -n N --dist loadgroup` (make test) the tests of the running stack
+            # and the cluster share one worker, one after the other: one stack is started, and
+            # two never compete for the cores; the light tests spread over the other workers.
+            item.add_marker(pytest.mark.xdist_group("servers"))
 
 
 # argon2id at its lowest cost for the tests run in this process (as Django's test settings swap in

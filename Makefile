@@ -18,13 +18,15 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install generate train run test check lint eval clean lock browser cluster bench servers-for-tests
+.PHONY: help install generate train run test check lint eval eval-conversations clean lock browser \
+	cluster bench servers-for-tests
 
 help:
 	@echo "make run    install, build the knowledge, train if needed, start the bot"
 	@echo "make test   install, train if needed, validate the data, run every test"
 	@echo "make check  ruff and the tests that need no model, servers, browser or cluster (~1 min)"
-	@echo "make eval   NLU quality on the held-out split and CLINC150 out-of-scope"
+	@echo "make eval   NLU quality (held-out split, CLINC150 out-of-scope) and whole conversations"
+	@echo "make eval-conversations  the multi-turn conversations only, against a private stack"
 	@echo "make train  train models/helpdesk.tar.gz when it is missing or stale"
 	@echo "make lint   ruff"
 	@echo "make cluster  the production topology on this machine (PostgreSQL, Redis, nginx)"
@@ -149,6 +151,12 @@ check: $(GENERATED) servers-for-tests
 
 eval: train
 	$(PY) -m bot.nlu.evaluate --json build/eval.json
+	$(PY) -m bot.ops.eval_conversations --json build/eval_conversations.json
+
+# Plays tests/eval/conversations_dev.yml against a private stack (free ports, its own database
+# and mail folder); a measurement, it exits 0 whatever it finds. README "Measuring the bot".
+eval-conversations: train
+	$(PY) -m bot.ops.eval_conversations --json build/eval_conversations.json
 
 lint: install
 	$(PY) -m ruff check .

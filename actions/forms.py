@@ -4,7 +4,7 @@ then make the request through bot/."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+import logging
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -12,7 +12,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.replies import send_answer
+from actions.replies import send_answer, technical_problem
 from actions.requests import REQUEST_SLOTS
 from actions.validation import LEAVE_SLOT, GuidedValidation, answer_question, leave
 from bot.dialogue import in_form
@@ -21,7 +21,15 @@ from bot.dialogue.turns import Parsed
 from bot.knowledge.entries import SYSTEMS, Answer, KnowledgeBase
 from bot.recovery.service import RATE_LIMITED, Identity
 from bot.services import conversation_key, knowledge, recovery_service
-from bot.validation import is_email, is_name, is_user_name, parse_spoken_birth_date
+from bot.validation import (
+    is_email,
+    is_name,
+    is_user_name,
+    parse_birth_date,
+    parse_spoken_birth_date,
+)
+
+log = logging.getLogger(__name__)
 
 FORM_SLOTS = ("account_identifier", "first_name", "last_name", "birth_date", "email",
               "requested_slot")
@@ -218,14 +226,31 @@ class ValidatePasswordForm(_IdentityValidation, FormValidationAction):
         return "validate_password_form"
 
 
-def _identity(tracker: Tracker) -> Identity:
-    identifier = tracker.get_slot("account_identifier") or ""
-    email = tracker.get_slot("email") or (identifier if "@" in identifier else None)
+def _identity(tracker: Tracker, needs: str) -> Identity | None:
+    """The identity the form collected, checked again as if the user had just typed it (the
+    slots come in the request from the Rasa server, and a forged one can say anything), or
+    None when any detail fails its check. `needs` is the slot the flow cannot do without:
+    `email` (user-name reminder) or `account_identifier` (password reset)."""
+    slots = {name: tracker.get_slot(name) for name in FIELD_TYPES}
+    if any(value is not None and not isinstance(value, str) for value in slots.values()):
+        return None
+    first, last = slots["first_name"], slots["last_name"]
+    identifier, email = slots["account_identifier"] or "", slots["email"]
+    if not (first and last and is_name(first) and is_name(last)) or not slots[needs]:
+        return None
+    if email is not None and not is_email(email):
+        return None
+    if identifier and not (is_email(identifier) or is_user_name(identifier)):
+        return None
+    try:
+        birth_date = parse_birth_date(slots["birth_date"] or "")  # stored as YYYY-MM-DD
+    except ValueError:
+        return None
     return Identity(
-        first_name=tracker.get_slot("first_name"),
-        last_name=tracker.get_slot("last_name"),
-        birth_date=date.fromisoformat(tracker.get_slot("birth_date")),  # validated, stored ISO
-        email=email,
+        first_name=first,
+        last_name=last,
+        birth_date=birth_date,
+        email=email or (identifier if "@" in identifier else None),
         user_name=None if "@" in identifier or not identifier else identifier,
     )
 
@@ -243,12 +268,21 @@ class ActionRequestUsername(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        outcome = await asyncio.to_thread(
-            recovery_service().retrieve_user_name,
-            conversation_key(tracker.sender_id), _identity(tracker),
-        )
-        reply = "rate_limited" if outcome == RATE_LIMITED else "username_sent"
-        dispatcher.utter_message(text=knowledge().reply(reply))
+        identity = _identity(tracker, needs="email")
+        if identity is None:
+            log.warning("user-name reminder refused: the details did not pass the checks")
+            dispatcher.utter_message(text=knowledge().reply("details_not_accepted"))
+            return _clear()
+        try:
+            outcome = await asyncio.to_thread(
+                recovery_service().retrieve_user_name,
+                conversation_key(tracker.sender_id), identity,
+            )
+            reply = "rate_limited" if outcome == RATE_LIMITED else "username_sent"
+            dispatcher.utter_message(text=knowledge().reply(reply))
+        except Exception as error:
+            technical_problem(dispatcher, "user-name reminder", error)
+            return _clear()
         return [*_clear(), SlotSet("last_flow", "forgot_username")]
 
 
@@ -262,15 +296,24 @@ class ActionRequestPasswordReset(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         system = tracker.get_slot("system") or "ese_portal"
-        outcome = await asyncio.to_thread(
-            recovery_service().request_password_reset,
-            conversation_key(tracker.sender_id), system, _identity(tracker),
-        )
-        kb = knowledge()  # with the answers edited in the console
-        reply = kb.reply("rate_limited") if outcome == RATE_LIMITED else kb.reply(
-            "reset_sent", system
-        )
-        dispatcher.utter_message(text=reply)
+        identity = _identity(tracker, needs="account_identifier")
+        if identity is None or system not in SYSTEMS:
+            log.warning("password reset refused: the details did not pass the checks")
+            dispatcher.utter_message(text=knowledge().reply("details_not_accepted"))
+            return _clear()
+        try:
+            outcome = await asyncio.to_thread(
+                recovery_service().request_password_reset,
+                conversation_key(tracker.sender_id), system, identity,
+            )
+            kb = knowledge()  # with the answers edited in the console
+            reply = kb.reply("rate_limited") if outcome == RATE_LIMITED else kb.reply(
+                "reset_sent", system
+            )
+            dispatcher.utter_message(text=reply)
+        except Exception as error:
+            technical_problem(dispatcher, "password reset", error)
+            return _clear()
         return [*_clear(), SlotSet("last_flow", "forgot_password")]
 
 

@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from actions.replies import send_answer
+from actions.replies import send_answer, technical_problem
 from actions.validation import GuidedValidation, answer_question, leave
 from bot.console.conversation_stats import TICKET
 from bot.db import retry_on_disconnect
@@ -30,7 +30,7 @@ from bot.dialogue import reading as dialogue_reading
 from bot.dialogue.facts import find_user_name, without_user_name
 from bot.dialogue.turns import Parsed
 from bot.knowledge.districts import canonical_name
-from bot.knowledge.entries import Answer, KnowledgeBase
+from bot.knowledge.entries import BOTH, SYSTEMS, Answer, KnowledgeBase
 from bot.mail.outbox import utc_now
 from bot.services import (
     conversation_key,
@@ -119,7 +119,7 @@ class ActionAskRequestAnswer(Action):
             return []
         if tracker.get_slot("request_stage") == CHOOSING_FIELD:
             dispatcher.utter_message(
-                text="Which detail should I change?",
+                text=knowledge().reply("which_detail"),
                 buttons=[
                     {"title": field.label, "payload": _inform_payload(FIELD_ENTITY, field.name)}
                     for field in kind.fields
@@ -127,7 +127,7 @@ class ActionAskRequestAnswer(Action):
             )
             return []
         dispatcher.utter_message(
-            text=read_back(kind, facts) + "\n\nShall I send it?",
+            text=read_back(kind, facts) + "\n\n" + knowledge().reply("shall_i_send"),
             buttons=[
                 {"title": "Yes, send it", "payload": "/affirm"},
                 {"title": "Change something", "payload": "/deny"},
@@ -327,7 +327,13 @@ class ActionCompleteRequest(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         kb = knowledge()  # with the answers edited in the console
-        kind, facts = _kind(tracker), _facts(tracker)
+        kind = load_request_kinds().get(tracker.get_slot("request_kind"))
+        facts = checked_facts(kind, tracker.get_slot("request_facts")) if kind else None
+        system = tracker.get_slot("system")
+        if facts is None or system not in (None, BOTH, *SYSTEMS):
+            log.warning("request not completed: the details did not pass the checks")
+            dispatcher.utter_message(text=kb.reply("details_not_accepted"))
+            return [SlotSet(slot, None) for slot in REQUEST_SLOTS]
         conversation = conversation_key(tracker.sender_id)
         try:
             if kind.id == "ticket_status":
@@ -337,7 +343,7 @@ class ActionCompleteRequest(Action):
             else:
                 request = TicketRequest(
                     kind=kind.id,
-                    system=tracker.get_slot("system"),
+                    system=system,
                     contact_email=facts["contact_email"],
                     facts=facts,
                     transcript=masked_transcript(tracker.events),
@@ -352,8 +358,33 @@ class ActionCompleteRequest(Action):
             log.error("request not completed: %s", type(error).__name__)
             dispatcher.utter_message(text=kb.reply("request_failed"))
             return [SlotSet("request_answer", None), FollowupAction(FORM)]
+        except Exception as error:  # a plain answer; the error's text may hold the facts
+            technical_problem(dispatcher, "request", error)
+            return [SlotSet(slot, None) for slot in REQUEST_SLOTS]
         dispatcher.utter_message(text=reply)
         return [SlotSet(slot, None) for slot in REQUEST_SLOTS]
+
+
+def checked_facts(kind: RequestKind, given: Any) -> dict[str, str] | None:
+    """The facts of a completed request checked again, each as if the user had just typed it
+    (the slots come in the request from the Rasa server, and a forged one can say anything):
+    the values to act on, or None when a fact is unknown to the kind, missing or fails its
+    check."""
+    if not isinstance(given, dict) or not set(given) <= {field.name for field in kind.fields}:
+        return None
+    checked: dict[str, str] = {}
+    for field in kind.fields:
+        value = given.get(field.name)
+        if not isinstance(value, str):
+            return None
+        if not value and (field.optional or field.offered_with):
+            checked[field.name] = ""  # "I don't know", or not given with its question
+            continue
+        try:
+            checked[field.name] = check_answer(field, value, facts=checked)
+        except FieldProblem:
+            return None
+    return checked
 
 
 async def with_database(function: Callable[..., _T], *args: Any) -> _T:

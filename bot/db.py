@@ -24,15 +24,17 @@ log = logging.getLogger(__name__)
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`. A SQLite file is created readable by this user only (0600; the
-    journal SQLite writes beside it takes the same mode), and gets foreign keys switched on."""
+    journal SQLite writes beside it takes the same mode), and gets foreign keys switched on.
+    Errors never carry the statement's parameters (`hide_parameters`): they are names, e-mail
+    addresses and user names, and an error's text ends up in logs."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             make_private(Path(parsed.database))
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=True, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_foreign_keys)
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    return create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_foreign_keys(connection: object, _record: object) -> None:

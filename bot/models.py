@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import declarative_base
 
@@ -56,10 +57,20 @@ class Account(Base):
         return f"<Account {self.id} {self.system}>"
 
 
+LIVE_TOKEN = "used_at IS NULL AND revoked_at IS NULL"
+
+
 class ResetToken(Base):
-    """A password-reset link's token: only its SHA-256 is stored; single use, short-lived."""
+    """A password-reset link's token: only its SHA-256 is stored; single use, short-lived.
+
+    At most one live (neither used nor revoked) token per account: a unique partial index.
+    """
 
     __tablename__ = "reset_tokens"
+    __table_args__ = (
+        Index("uq_reset_tokens_live", "account_id", unique=True,
+              postgresql_where=text(LIVE_TOKEN), sqlite_where=text(LIVE_TOKEN)),
+    )
 
     id = Column(Integer, primary_key=True)
     account_id = Column(Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
@@ -77,7 +88,10 @@ class OutboxMail(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "next_attempt_at"),
+        Index("ix_outbox_created", "created_at"),  # the global mail ceiling counts by hour
+    )
 
     id = Column(Integer, primary_key=True)
     kind = Column(String(40), nullable=False)
@@ -97,11 +111,19 @@ class RecoveryAttempt(Base):
     """The audit log of every recovery attempt: outcome and time, no raw PII.
 
     `identity_key` is a keyed hash (HMAC) of the normalised name and date of birth, so attempts
-    per identity can be counted without storing who it was.
+    per identity can be counted without storing who it was; `email_key` and `user_name_key`
+    do the same for the e-mail address and the user name given, so attempts are also counted
+    per target, whatever name or date of birth is tried with it.
     """
 
     __tablename__ = "recovery_attempts"
-    __table_args__ = (Index("ix_recovery_identity_time", "identity_key", "created_at"),)
+    __table_args__ = (
+        Index("ix_recovery_identity_time", "identity_key", "created_at"),
+        Index("ix_recovery_email_time", "email_key", "created_at"),
+        Index("ix_recovery_user_name_time", "user_name_key", "created_at"),
+        Index("ix_recovery_account_time", "account_id", "created_at"),
+        Index("ix_recovery_time", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True)
     kind = Column(String(20), nullable=False)  # username or password
@@ -109,6 +131,8 @@ class RecoveryAttempt(Base):
     outcome = Column(String(20), nullable=False)  # exact, partial, none, rate_limited
     conversation_id = Column(String(128), nullable=False)
     identity_key = Column(String(64), nullable=False)
+    email_key = Column(String(64), nullable=True)  # HMAC of the e-mail address given, if any
+    user_name_key = Column(String(64), nullable=True)  # HMAC of the user name given, if any
     account_id = Column(Integer, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False)
 
@@ -156,6 +180,9 @@ class Ticket(Base):
     updated_at = Column(DateTime(timezone=True), nullable=False)
     resolved_at = Column(DateTime(timezone=True), nullable=True)
     assignee_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    # The contact's open ticket of the same kind when this one was filed: the address was
+    # typed, not verified, so the request is never merged into it; agents decide.
+    possible_duplicate_of = Column(Integer, nullable=True)
 
     def __repr__(self) -> str:
         return f"<Ticket {self.id} {self.kind} {self.status}>"
@@ -185,11 +212,19 @@ class TicketStatusCheck(Base):
     """Every "what is the status of my ticket?" lookup, to rate-limit guessing references."""
 
     __tablename__ = "ticket_status_checks"
-    __table_args__ = (Index("ix_status_checks_conversation", "conversation_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_status_checks_conversation", "conversation_id", "created_at"),
+        Index("ix_status_checks_reference", "reference_key", "created_at"),
+        Index("ix_status_checks_email", "email_key", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(64), nullable=False)
     found = Column(Integer, nullable=False)  # 1 or 0
+    # Hashes of the reference and the e-mail address asked about: a new conversation does not
+    # reset the count of guesses at one ticket or one address.
+    reference_key = Column(String(64), nullable=True)
+    email_key = Column(String(64), nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False)
 
 
@@ -384,3 +419,72 @@ class CannedReply(Base):
     updated_by = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False)
     updated_at = Column(DateTime(timezone=True), nullable=False)
+
+
+LIVE_CHAT_STATUSES = ("waiting", "active", "returned", "ended", "ticketed")
+LIVE_SENDERS = ("user", "agent", "system")
+
+
+class LiveChat(Base):
+    """A conversation handed from the bot to a person (`bot.live`): waiting for an agent, with
+    one (active), or over (returned to the bot, ended, or turned into a ticket).
+
+    `transcript` is the bot conversation before the hand-over, masked like a ticket's (JSON);
+    `facts` what the bot had collected (JSON). `resumed_at` says the bot took the conversation
+    back (Rasa's ConversationResumed was logged) after the chat was over."""
+
+    __tablename__ = "live_chats"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('waiting', 'active', 'returned', 'ended', 'ticketed')",
+            name="ck_live_chats_status",
+        ),
+        Index("ix_live_chats_conversation", "conversation_id", "status"),
+        Index("ix_live_chats_status", "status", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(64), nullable=False)  # sha256 of the sender id
+    status = Column(String(10), nullable=False, default="waiting")
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    system = Column(String(20), nullable=True)
+    facts = Column(Text, nullable=False, default="{}")
+    transcript = Column(Text, nullable=False, default="[]")
+    ticket_id = Column(Integer, ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    taken_at = Column(DateTime(timezone=True), nullable=True)
+    closed_at = Column(DateTime(timezone=True), nullable=True)
+    resumed_at = Column(DateTime(timezone=True), nullable=True)
+    user_seen_at = Column(DateTime(timezone=True), nullable=True)
+    user_left_at = Column(DateTime(timezone=True), nullable=True)
+    agent_seen_at = Column(DateTime(timezone=True), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<LiveChat {self.id} {self.status}>"
+
+
+class LiveMessage(Base):
+    """One message of a live chat: from the user, the agent, or the desk itself ("system")."""
+
+    __tablename__ = "live_messages"
+    __table_args__ = (
+        CheckConstraint("sender IN ('user', 'agent', 'system')", name="ck_live_messages_sender"),
+        Index("ix_live_messages_chat", "chat_id", "id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    chat_id = Column(Integer, ForeignKey("live_chats.id", ondelete="CASCADE"), nullable=False)
+    sender = Column(String(10), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class LiveAgent(Base):
+    """An agent's availability for live chats: available while the console's live page is open
+    (it refreshes `seen_at` every few seconds)."""
+
+    __tablename__ = "live_agents"
+
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    available = Column(Integer, nullable=False, default=0)
+    seen_at = Column(DateTime(timezone=True), nullable=False)

@@ -12,10 +12,11 @@ from bot.console import conversation_stats
 from bot.db import make_engine, session_factory
 from bot.directory.admins import lookup_admins
 from bot.knowledge.entries import KnowledgeBase, load_knowledge
+from bot.live.service import LiveDesk
 from bot.models import DirectoryAdmin
-from bot.recovery.service import RecoveryService
+from bot.recovery.service import RecoveryLimits, RecoveryService
 from bot.settings import Settings
-from bot.tickets.service import TicketService
+from bot.tickets.service import TicketLimits, TicketService
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,32 @@ def knowledge() -> KnowledgeBase:
 
 @lru_cache(maxsize=1)
 def recovery_service() -> RecoveryService:
-    return RecoveryService(sessions(), settings().public_base_url, settings().secret_key)
+    limits = RecoveryLimits(attempts_per_hour=settings().recovery_attempts_per_hour,
+                            mails_per_hour=settings().mail_per_hour)
+    return RecoveryService(sessions(), settings().public_base_url, settings().secret_key,
+                           limits)
 
 
 @lru_cache(maxsize=1)
 def ticket_service() -> TicketService:
-    return TicketService(sessions())
+    return TicketService(sessions(), TicketLimits(mails_per_hour=settings().mail_per_hour))
+
+
+@lru_cache(maxsize=1)
+def live_desk() -> LiveDesk:
+    return LiveDesk(sessions(), agent_timeout=settings().live_agent_timeout,
+                    always_open=settings().live_chat_always_open)
+
+
+def live_wait() -> int | None:
+    """Minutes to wait for a live chat with the help desk, or None when nobody can chat now
+    (outside hours, nobody available, or the database unreachable: the request path then)."""
+    try:
+        desk = live_desk()
+        return desk.expected_wait() if desk.can_offer() else None
+    except Exception as error:  # a person is still reachable by a request
+        log.warning("live chat availability unknown: %s", type(error).__name__)
+        return None
 
 
 def directory_admins(district: str) -> list[DirectoryAdmin]:

@@ -25,7 +25,9 @@ MAX_EXTENSION = 6
 OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
 YOUNGEST_AGE_YEARS = 3
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
-_NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
+# Letters, with spaces, periods, hyphens and apostrophes, straight or as phones type them
+# ("O’Neil"); matching folds them (bot.recovery.service.fold).
+_NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.\u2018\u2019\u02bc\u2010\u2011-])*", re.UNICODE)
 _ISO_OR_US = ("%Y-%m-%d", "%m/%d/%Y")
 
 

@@ -99,7 +99,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
         rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
         smtp_port=free_port(), inbound_port=free_port(), log_dir=ARTIFACTS / "logs",
         mail_dir=home / "mail",
-        env={"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key"},
+        # Live chat at any hour (the suite runs on weekends too); an agent's closed console
+        # counts as gone after 6 s instead of 30.
+        env={"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key",
+             "LIVE_CHAT_HOURS": "always", "LIVE_AGENT_TIMEOUT_SECONDS": "6"},
     ).start()
     yield running
     running.stop()
@@ -170,7 +173,7 @@ def action_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SECRET_KEY", "test-secret-key")
     cached = (services.settings, services.sessions, services.recovery_service,
-              services.ticket_service)
+              services.ticket_service, services.live_desk)
     for function in cached:
         function.cache_clear()
     yield url

@@ -169,11 +169,11 @@ def test_process_labels() -> None:
                           "5005", "--model", "m.tar.gz"]) == "rasa:5005"
     assert process_label([f"{venv}/python", "-m", "rasa_sdk", "--actions", "actions",
                           "--port", "5055"]) == "actions:5055"
+    assert process_label([f"{venv}/python", "-m", "bot.ops.rasa_server", "run", "--enable-api",
+                          "--port", "5005"]) == "rasa:5005"
+    assert process_label([f"{venv}/python", "-m", "bot.ops.action_server",
+                          "--port", "5055"]) == "actions:5055"
     assert process_label([f"{venv}/python", "-m", "bot.mail.worker"]) == "mailer"
-    assert process_label([f"{venv}/python", "-m", "bot.ops.quiet", "rasa", "run", "--port",
-                          "5005"]) == "rasa:5005"
-    assert process_label([f"{venv}/python", "-m", "bot.ops.quiet", "rasa_sdk", "--actions",
-                          "actions", "--port", "5055"]) == "actions:5055"
     assert process_label(["/usr/sbin/nginx", "-p", "/tmp/x", "-c", "/tmp/x/nginx.conf"]) == "nginx"
     assert process_label(["nginx: master process /usr/sbin/nginx -p /tmp/x"]) == "nginx"
     worker = ["python", "-m", "bot.mail.worker"]

@@ -185,7 +185,7 @@ def cluster(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Clu
     running = Cluster(
         Topology.free(), database_url=database(), tracker_store_url=database("_tracker"),
         lock_store_url=redis_url(), directory=directory, mail_dir=directory / "mail",
-        env={"SECRET_KEY": "test-secret-key"},
+        env={"SECRET_KEY": "test-secret-key"}, enable_api=True,
     )
     started = time.monotonic()
     try:
@@ -467,7 +467,7 @@ def test_one_conversation_alternating_between_servers_keeps_every_event(
     # Each server reads the same conversation back from the shared store.
     for index in (0, 1):
         connection = connect(cluster.rasa_url(index))
-        connection.request("GET", f"/conversations/{sender}/tracker")
+        connection.request("GET", f"/conversations/{sender}/tracker?token={cluster.api_token}")
         events = json.loads(connection.getresponse().read())["events"]
         connection.close()
         assert [e["text"] for e in events if e["event"] == "user"] == messages, index

@@ -533,7 +533,7 @@ def test_a_ticket_shows_labelled_facts_the_masked_transcript_and_history_escaped
     assert "<dt>Error message</dt>\n  <dd>Code 7</dd>" in page.text
     assert f"my error is {ESCAPED_XSS}" in page.text
     assert XSS not in page.text
-    assert "2031-05-06 09:59 EDT" in page.text  # transcript times in the desk's zone
+    assert "May 6, 2031, 9:59 am EDT" in page.text  # transcript times in the desk's zone, as read
     assert "jane.doe@example.org" in page.text
     assert "Ticket created" in page.text and "Viewed" in page.text
     for label in ("Assign to me", "Change status", "Add the note", "Send the reply"):

@@ -473,7 +473,9 @@ def test_admins_review_and_edit_answers_and_the_help_page_shows_them(desk: Conso
     assert ">Free.</textarea>" in stale.text
 
     help_page = Browser(desk.server.url, []).get("/help/massone_faq")  # not a console page
-    assert "No. MassONE is free; questions to 781-338-3020." in help_page.text
+    # the help page links the phone number (tel:)
+    assert ('No. MassONE is free; questions to <a href="tel:+17813383020">781-338-3020</a>.'
+            in help_page.text)
     assert XSS not in help_page.text
 
     reviewed = alice.post("/console/knowledge/massone_cost/reviewed", {"csrf_token": token})

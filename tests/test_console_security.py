@@ -346,14 +346,15 @@ def test_partial_matches_are_for_admins_with_birth_dates_masked_until_revealed(
     alice.sign_in("alice", PASSWORD)
     listing = alice.get("/console/matches")
     assert listing.status == 200
-    assert "JDoe42" in listing.text and "1985-03-14" not in listing.text
+    assert "JDoe42" in listing.text
+    assert "1985" not in listing.text and "March 14" not in listing.text
     assert "Reveal" in listing.text
     forged = alice.post("/console/matches/reveal", {"match": str(match), "page": "1"})
-    assert forged.status == 403 and "1985-03-14" not in forged.text
+    assert forged.status == 403 and "1985" not in forged.text
     shown = alice.post("/console/matches/reveal",
                        {"csrf_token": listing.csrf(), "match": str(match), "page": "1"})
     assert shown.status == 200
-    assert '<span id="revealed">1985-03-14</span>' in shown.text
+    assert '<span id="revealed">March 14, 1985</span>' in shown.text
     views = desk.audit("viewed_matches")
     reveals = desk.audit("revealed_birth_date")
     assert [(json.loads(v.detail)["rows"], v.client) for v in views] == [([match], OFFICE)] * 2
@@ -387,3 +388,48 @@ def test_every_new_page_needs_a_session(desk: Desk) -> None:
                  "/console/matches/reveal", "/console/sign-in/code"):
         assert browser.post(path, {"code": "123456"}).status == 303, path
 
+
+
+def test_deactivated_and_birth_date_differs_reach_the_admins(desk: Desk) -> None:
+    """Issue 11, item 14: outcomes an agent can act on, from the real recovery service."""
+    with desk.sessions() as session, session.begin():
+        session.add_all([
+            Account(system="ese_portal", user_name="bsmith", first_name="Robert",
+                    last_name="Smith", birth_date=dt.date(1970, 1, 1), email="bob@example.com",
+                    status="deactivated"),
+            Account(system="ese_portal", user_name="JDoe42", first_name="Jane", last_name="Doe",
+                    birth_date=dt.date(1985, 3, 14), email="jane.doe@example.org"),
+        ])
+    from bot.recovery.service import Identity
+
+    service = RecoveryService(desk.sessions, BASE_URL, SECRET, clock=desk.clock)
+    service.retrieve_user_name("c1", Identity("Robert", "Smith", dt.date(1970, 1, 1),
+                                              email="bob@example.com"))
+    service.retrieve_user_name("c2", Identity("Jane", "Doe", dt.date(1985, 4, 14),
+                                              email="jane.doe@example.org"))
+    alice = desk.browser(OFFICE)
+    alice.sign_in("alice", PASSWORD)
+    listing = alice.get("/console/matches")
+    assert "2 partial matches" in listing.text
+    rows = re.findall(r'<td class="outcome">([^<]+)</td>.*?<td>(\w+)</td>\s*<td>', listing.text,
+                      flags=re.S)
+    assert sorted(rows) == [("Birth date differs", "JDoe42"), ("Deactivated", "bsmith")], rows
+
+
+def test_a_ticket_filed_for_an_address_with_an_open_one_is_flagged(desk: Desk) -> None:
+    """Issue 11, item 4: not merged; the agent sees the possible duplicate."""
+    from bot.tickets.service import TicketRequest, TicketService
+
+    service = TicketService(desk.sessions, clock=desk.clock)
+    request = TicketRequest(kind="report_error", system="massone",
+                            contact_email="user@example.org",
+                            facts={"error_message": "error"}, transcript=[])
+    first = service.submit("conversation-1", request).reference
+    second = service.submit("conversation-2", request).reference
+    assert first != second
+    bob = desk.browser(OFFICE)
+    bob.sign_in("bob", BOB_PASSWORD)
+    page = bob.get(f"/console/tickets/{second}").text
+    assert "Possible duplicate of" in page
+    assert f'<a href="/console/tickets/{first}">{first}</a>' in page
+    assert "Possible duplicate of" not in bob.get(f"/console/tickets/{first}").text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -85,7 +86,7 @@ def test_every_canonical_question_finds_its_answer(stack: Stack, kb: KnowledgeBa
     missed = []
     for faq_id in kb.faq_ids():
         body = json.dumps({"text": kb.entries[faq_id].question}).encode()
-        request = urllib.request.Request(f"{stack.url}/model/parse", data=body)
+        request = urllib.request.Request(stack.api_url("/model/parse"), data=body)
         with urllib.request.urlopen(request, timeout=30) as response:
             parse = json.loads(response.read())
         key = parse["response_selector"]["faq"]["response"]["intent_response_key"]
@@ -94,19 +95,17 @@ def test_every_canonical_question_finds_its_answer(stack: Stack, kb: KnowledgeBa
     assert not missed
 
 
-def test_story_suite_passes(stack: Stack, tmp_path: Path) -> None:
+def test_story_suite_passes(stack: Stack) -> None:
     """`rasa test --stories tests/stories --fail-on-prediction-errors` against the action server.
 
     `--nlu tests/nlu` also writes Rasa's own report on the held-out split to tests/artifacts.
     """
-    endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{stack.action_port}/webhook"\n')
     out = ARTIFACTS / "rasa-test"
     result = subprocess.run(
         [str(Path(sys.executable).parent / "rasa"), "test", "--no-plot",
          "--stories", "tests/stories", "--nlu", "tests/nlu", "--fail-on-prediction-errors",
-         "--model", str(stack.model), "--endpoints", str(endpoints), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+         "--model", str(stack.model), "--endpoints", str(stack.endpoints), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **stack.env},
     )
     failed = out / "failed_test_stories.yml"
     assert result.returncode == 0, result.stderr[-3000:]

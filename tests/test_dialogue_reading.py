@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.dialogue import facts, reading
-from bot.dialogue.systems import BOTH, chosen_system
+from bot.dialogue.systems import BOTH, affirmed_systems, chosen_system
 from bot.knowledge.districts import match_district
 from bot.knowledge.entries import KnowledgeBase
 from bot.validation import parse_spoken_birth_date
@@ -142,3 +142,35 @@ def test_a_move_between_districts() -> None:
 )
 def test_birth_dates_as_typed(text: str, iso: str) -> None:
     assert parse_spoken_birth_date(text).isoformat() == iso
+
+
+def test_a_system_only_guessed_at_gives_way_to_the_application_named(kb: KnowledgeBase) -> None:
+    text = "can't log in to Edwin Analytics, it says my password is wrong. Is that a massone thing?"
+    entities = [{**_entity(text, "Edwin Analytics"), "entity": "application"},
+                _entity(text, "massone")]
+    assert affirmed_systems(text, entities, kb) == {"ese_portal"}
+    alone = "is that a massone thing?"
+    assert affirmed_systems(alone, [_entity(alone, "massone")], kb) == {"massone"}
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("who is the DA for newton", False),  # "DA" is the district lookup's own reading
+    ("who do I ask to get added to MDCS? need our directory admin", True),
+    ("who is the massone admin for newton then?", True),
+    ("who's our directory administrator", True),
+    ("what does a directory administrator do?", False),
+    ("it says my profile is a partial match and to contact my directory administrator", False),
+])
+def test_asking_who_the_admin_is(text: str, asks: bool) -> None:
+    assert reading.asks_who_the_admin_is(text) is asks
+
+
+@pytest.mark.parametrize(("text", "other"), [
+    ("I can't get into my school outlook email, can you reset that password?", True),
+    ("forgot my google classroom password", True),
+    ("my wi-fi password doesn't work", True),
+    ("I forgot my MassONE password", False),
+    ("my e-mail on file is wrong", False),
+])
+def test_systems_that_are_not_ours(text: str, other: bool) -> None:
+    assert reading.names_other_system(text) is other

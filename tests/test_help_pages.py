@@ -275,9 +275,10 @@ def test_urls_and_email_addresses_in_answers_are_links(pages: dict[str, Page]) -
     directory = "http://www.doe.mass.edu/infoservices/data/diradmin/list.aspx"
     assert (directory, directory) in ese
     assert ("mailto:loginhelp@doe.mass.edu", "loginhelp@doe.mass.edu") in ese
+    assert ("tel:+17813386600", "(781) 338-6600") in ese  # phone numbers to tap
     for page in pages.values():
         for href, text in page.links:
-            assert href.startswith(("/", "#", "http://", "https://", "mailto:")), href
+            assert href.startswith(("/", "#", "http://", "https://", "mailto:", "tel:+1")), href
             assert not href.endswith((".", ",", ")")), href
             if href.startswith(("http", "mailto:")):
                 assert href.removeprefix("mailto:") == text

@@ -157,11 +157,15 @@ def test_massone_or_deactivated_account_is_not_an_exact_match(env: Env) -> None:
     service = env.service()
     assert service.retrieve_user_name("c1", MARY) == SENT_IF_MATCHED
     assert service.retrieve_user_name("c2", ROBERT) == SENT_IF_MATCHED
-    assert env.mails() == []
     mary, robert = env.attempts()
     assert (mary.outcome, mary.account_id) == ("none", None)
     robert_id = env.account("ese_portal", "bsmith").id
-    assert (robert.outcome, robert.account_id) == ("partial", robert_id)
+    assert (robert.outcome, robert.account_id) == ("deactivated", robert_id)
+    # The address on file learns how to get the account back; no user name, no link.
+    [mail] = env.mails()
+    assert (mail.kind, mail.to_address) == ("reactivation_advice", "bob.smith@example.com")
+    assert "not active" in mail.body and "reactivate" in mail.body
+    assert "bsmith" not in mail.body and "/reset/" not in mail.body
 
 
 def test_missing_email_is_never_exact(env: Env) -> None:
@@ -454,3 +458,119 @@ def test_sixth_attempt_for_an_identity_within_an_hour_is_rate_limited(env: Env) 
     assert service.retrieve_user_name("much-later", NOBODY) == SENT_IF_MATCHED
     outcomes = [a.outcome for a in env.attempts()]
     assert outcomes.count("rate_limited") == 3
+
+
+# --- limits keyed on the target (issue 11, item 3) --------------------------------------------
+
+
+def test_date_of_birth_guesses_for_one_address_are_limited(env: Env) -> None:
+    """Each guessed date of birth is a new identity; the e-mail address given is the same."""
+    service = env.service(RecoveryLimits())
+    replies = [
+        service.retrieve_user_name(f"guess{day}", Identity("Jane", "Doe", dt.date(1985, 3, day),
+                                                           email="jane.doe@example.org"))
+        for day in range(1, 11)
+    ]
+    assert replies == [SENT_IF_MATCHED] * 5 + [RATE_LIMITED] * 5
+    # the real date was never tried within the limit: nothing went out
+    assert env.mails() == []
+
+
+def test_user_name_guesses_are_limited_per_user_name(env: Env) -> None:
+    service = env.service(RecoveryLimits())
+    replies = [
+        service.request_password_reset(f"g{n}", "ese_portal",
+                                       Identity(f"Name{'x' * n}", "Doe", dt.date(1980, 1, n + 1),
+                                                user_name="JDoe42"))
+        for n in range(7)
+    ]
+    assert replies == [SENT_IF_MATCHED] * 5 + [RATE_LIMITED] * 2
+    # another system's "JDoe42" is another target
+    other = Identity("Jane", "Doe", dt.date(1985, 3, 14), user_name="JDoe42")
+    assert service.request_password_reset("g-m", "massone", other) == SENT_IF_MATCHED
+
+
+def test_an_account_matched_too_often_gets_nothing_more_and_the_reply_is_the_same(
+    env: Env,
+) -> None:
+    """Guesses spread over the user name and the e-mail address stay under each one's limit;
+    the account they reach still counts, silently (a visible refusal would tell that the
+    account exists)."""
+    service = env.service()
+    replies = [
+        service.request_password_reset(f"u{day}", "ese_portal", Identity(
+            "Jane", "Doe", dt.date(1985, 1, day), user_name="JDoe42"))
+        for day in (1, 2, 3)
+    ] + [
+        service.request_password_reset(f"e{day}", "ese_portal", Identity(
+            "Jane", "Doe", dt.date(1985, 2, day), email="jane.doe@example.org"))
+        for day in (1, 2)
+    ]
+    # the sixth, the real one, would be an exact match
+    replies.append(service.request_password_reset("real", "ese_portal", JANE_ESE))
+    assert replies == [SENT_IF_MATCHED] * 6
+    assert env.mails() == [] and env.tokens() == []
+    outcomes = [a.outcome for a in env.attempts()]
+    assert outcomes == ["birth_date_differs"] * 5 + ["account_limited"]
+    # an hour later the account may be reset again
+    env.clock.advance(hours=1, seconds=1)
+    assert service.request_password_reset("later", "ese_portal", JANE_ESE) == SENT_IF_MATCHED
+    assert len(env.mails("password_reset")) == 1
+
+
+def test_global_ceilings_refuse_everyone(env: Env) -> None:
+    service = env.service(RecoveryLimits(attempts_per_hour=3, per_identity_per_hour=100))
+    for number in range(3):
+        assert service.retrieve_user_name(f"c{number}", NOBODY) == SENT_IF_MATCHED
+    assert service.retrieve_user_name("other", JANE) == RATE_LIMITED
+    mails = env.service(RecoveryLimits(mails_per_hour=1, per_identity_per_hour=100))
+    env.clock.advance(hours=2)
+    assert mails.retrieve_user_name("m1", JANE) == SENT_IF_MATCHED
+    assert mails.retrieve_user_name("m2", MARY) == RATE_LIMITED
+    assert len(env.mails()) == 1
+
+
+# --- exact flows (items 13 and 14) ----------------------------------------------------------
+
+
+def test_curly_apostrophes_match_straight_ones(env: Env) -> None:
+    with env.session() as session:
+        import_accounts(session, ACCOUNTS + "ese_portal,soneil,Sean,O'Neil,1980-05-05,"
+                                            "sean@example.org,Boston,,active\n")
+    service = env.service()
+    curly = Identity("Seán", "O\u2019Neil", dt.date(1980, 5, 5), email="sean@example.org")
+    assert service.retrieve_user_name("c1", curly) == SENT_IF_MATCHED
+    assert env.attempts()[-1].outcome == "partial"  # Seán is not Sean
+    plain = Identity("Sean", "O\u2019neil", dt.date(1980, 5, 5), email="sean@example.org")
+    assert service.retrieve_user_name("c2", plain) == SENT_IF_MATCHED
+    assert env.attempts()[-1].outcome == "exact"
+    assert "soneil" in env.mails("username_reminder")[-1].body
+
+
+def test_a_record_that_differs_only_in_the_birth_date_is_recorded_for_agents(env: Env) -> None:
+    service = env.service()
+    wrong_birth = Identity("Jane", "Doe", dt.date(1985, 4, 14), email="jane.doe@example.org")
+    assert service.retrieve_user_name("c1", wrong_birth) == SENT_IF_MATCHED
+    assert env.mails() == []
+    [attempt] = env.attempts()
+    assert attempt.outcome == "birth_date_differs"
+    assert attempt.account_id == env.account("ese_portal", "JDoe42").id
+
+
+def test_deactivated_full_match_on_reset_is_told_how_to_reactivate(env: Env) -> None:
+    service = env.service()
+    robert = Identity("Robert", "Smith", dt.date(1970, 1, 1), user_name="bsmith")
+    assert service.request_password_reset("c1", "ese_portal", robert) == SENT_IF_MATCHED
+    assert env.tokens() == []
+    [mail] = env.mails()
+    assert mail.kind == "reactivation_advice" and mail.to_address == "bob.smith@example.com"
+    assert env.attempts()[-1].outcome == "deactivated"
+
+
+@pytest.mark.parametrize("name", ["O\u2019Neil", "O\u2018Neil", "O\u02bcNeil", "O'Neil",
+                                  "Smith\u2010Jones"])
+def test_names_typed_on_phones_are_names(name: str) -> None:
+    from bot.validation import is_name
+
+    assert is_name(name)
+    assert not is_name("\u2019Neil") and not is_name("O\u2019Neil 3")

@@ -47,7 +47,7 @@ KINDS = {
         ["Lincoln Elementary School, user name jon.smith", "Worcester Public Schools",
          "Boston Latin School", "boston", "09/01/2026", "jon.smith@example.org"],
         ["User name: jon.smith", "Old district: Worcester", "New district: Boston",
-         "Effective date: 2026-09-01"],
+         "Effective date: September 1, 2026"],
     ),
     "reactivate_account": (
         "my MassONE account was deactivated because I haven't used it",
@@ -155,7 +155,10 @@ def test_cancelling_files_nothing(stack: Stack, chat: Chat) -> None:
     assert mails_to(stack, "cancelled@example.org", wait=1) == []
 
 
-def test_a_second_request_joins_the_open_one(stack: Stack, chat: Chat) -> None:
+def test_a_request_from_another_conversation_gets_its_own_ticket(stack: Stack, chat: Chat) -> None:
+    """Issue 11, item 4: an address typed in another chat proves nothing. Its request is not
+    merged into the open ticket, whose reference it is never told; agents see the possible
+    duplicate."""
     answers = ["I don't know", "Lincoln Elementary School", "Worcester", "Boston Latin School",
                "Boston", "09/01/2026", "mover@example.org"]
     chat.say("I changed schools, can my MassONE account move with me?")
@@ -165,10 +168,15 @@ def test_a_second_request_joins_the_open_one(stack: Stack, chat: Chat) -> None:
     again.say("I changed schools, can my MassONE account move with me?")
     converse(again, *answers[:5], "10/01/2026", answers[6])
     reply = texts(again.say(YES))
-    assert "already have an open request" in reply and reference_in(reply) == first
+    second = reference_in(reply)
+    assert second != first and first not in reply
     ticket, events = tickets(stack).get(first)
-    assert [event.action for event in events] == ["created", "facts_added"]
-    assert json.loads(ticket.facts)["effective_date"] == "2026-10-01"
+    assert [event.action for event in events] == ["created"]
+    assert json.loads(ticket.facts)["effective_date"] == "2026-09-01"
+    duplicate, _ = tickets(stack).get(second)
+    assert duplicate.possible_duplicate_of == ticket.id
+    for mail in mails_to(stack, "mover@example.org"):
+        assert "Boston Latin" not in mail.get_content()  # no typed text to that address
 
 
 def test_bad_answers_are_explained_and_asked_again(chat: Chat) -> None:

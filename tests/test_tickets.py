@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from conftest import Clock
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +35,6 @@ from bot.tickets.service import (
     FOUND,
     NOT_FOUND,
     RATE_LIMITED,
-    SEPARATOR,
     StatusResult,
     Submission,
     TicketLimits,
@@ -182,10 +181,11 @@ def test_create_stores_the_ticket_its_event_and_a_confirmation(env: Env) -> None
     assert (mail.kind, mail.to_address) == ("ticket_created", CONTACT)
     assert mail.subject == f"Your help desk request {submission.reference}"
     assert submission.reference in mail.body
-    for line in ("Request: Name spelled incorrectly", "System: MassONE",
-                 "User name: (not given)", "Name as it appears now: Jane Doh",
-                 "Correct spelling: Jane Doe", f"Contact e-mail: {CONTACT}"):
+    for line in ("Request: Name spelled incorrectly", "System: MassONE"):
         assert line in mail.body, line
+    # The address was typed, not verified: nothing the user typed goes to it.
+    for typed in ("Jane Doh", "Jane Doe", "Name as it appears now", CONTACT):
+        assert typed not in mail.body, typed
     assert "MassONE Help Desk" in mail.body and "massonehelp@doe.mass.edu" in mail.body
     assert "Monday through Friday, 8:00 am to 4:00 pm" in mail.body
     assert "loginhelp@doe.mass.edu" not in mail.body
@@ -233,8 +233,8 @@ def test_a_repeated_addition_adds_once(env: Env) -> None:
     service = env.service()
     created = service.submit(CONVERSATION, misspelled())
     later = misspelled(name_should_be="Jayne Doe")
-    added = service.submit(OTHER_CONVERSATION, later)
-    assert service.submit(OTHER_CONVERSATION, later) == added == Submission(
+    added = service.submit(CONVERSATION, later)
+    assert service.submit(CONVERSATION, later) == added == Submission(
         ADDED, created.reference
     )
     assert env.counts() == (1, 2, 2)
@@ -286,29 +286,22 @@ def test_a_twin_committed_in_between_wins_through_the_unique_key(env: Env) -> No
 def test_two_concurrent_twins_make_one_ticket(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Both threads look the key up before either writes; the unique key decides."""
+    """Both threads submit at once: the lock on the conversation makes the second wait and
+    find the first's answer (the unique key stays the last defence, tested above)."""
     caplog.set_level(logging.INFO, logger="bot.tickets.service")
     engines = [make_engine(env.url) for _ in range(2)]
     barrier = threading.Barrier(2, timeout=20)
-    waited = threading.local()
-
-    def hold_after_the_lookup(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "ticket_events.idempotency_key" in statement and not getattr(waited, "done", False):
-            waited.done = True
-            barrier.wait()
-
     results: list[Submission] = []
     errors: list[BaseException] = []
 
     def submit(engine: Engine) -> None:
         try:
             service = TicketService(session_factory(engine), GENEROUS, env.clock)
+            barrier.wait()
             results.append(service.submit(CONVERSATION, misspelled()))
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
 
-    for engine in engines:
-        event.listen(engine, "after_cursor_execute", hold_after_the_lookup)
     threads = [threading.Thread(target=submit, args=(engine,)) for engine in engines]
     try:
         for thread in threads:
@@ -325,13 +318,13 @@ def test_two_concurrent_twins_make_one_ticket(
     assert env.counts() == (1, 1, 1)
     lines = [record.getMessage() for record in caplog.records
              if record.name == "bot.tickets.service"]
-    assert sum("raced a twin" in line for line in lines) == 1, lines
+    assert sum("repeated" in line or "raced" in line for line in lines) == 1, lines
 
 
 # --- adding to an open ticket ---------------------------------------------------------------
 
 
-def test_a_new_request_while_one_is_open_adds_its_facts(env: Env) -> None:
+def test_a_new_request_from_the_same_conversation_adds_its_facts(env: Env) -> None:
     service = env.service()
     created = service.submit(CONVERSATION, misspelled())
     env.clock.advance(hours=2)
@@ -339,10 +332,10 @@ def test_a_new_request_while_one_is_open_adds_its_facts(env: Env) -> None:
         kind="report_name_misspelled", system="massone", contact_email="JANE.DOE@example.org",
         facts={"user_name": "jdoe7", "name_as_shown": "Jane Doh", "name_should_be": "Jayne Doe",
                "contact_email": "JANE.DOE@example.org"},
-        transcript=[{"from": "user", "text": "I forgot to give my user name", "at": ""}],
+        transcript=[*TRANSCRIPT, {"from": "user", "text": "I forgot my user name", "at": ""}],
     )
 
-    added = service.submit(OTHER_CONVERSATION, newer)
+    added = service.submit(CONVERSATION, newer)
 
     assert added == Submission(ADDED, created.reference)
     [ticket] = env.all(Ticket)
@@ -353,31 +346,43 @@ def test_a_new_request_while_one_is_open_adds_its_facts(env: Env) -> None:
     assert as_utc(ticket.updated_at) == START + dt.timedelta(hours=2)
     assert as_utc(ticket.created_at) == START
     assert ticket.contact_email == CONTACT  # the address it was opened with
-    assert ticket.conversation_id == CONVERSATION
-    transcript = json.loads(ticket.transcript)
-    assert transcript[:2] == TRANSCRIPT
-    assert transcript[2]["from"] == SEPARATOR
-    assert transcript[3:] == newer.transcript
+    assert json.loads(ticket.transcript) == newer.transcript  # the longer version of its part
 
     created_event, added_event = env.all(TicketEvent)
     assert (added_event.action, added_event.actor) == ("facts_added", "bot")
-    assert added_event.conversation_id == OTHER_CONVERSATION
-    assert added_event.idempotency_key == idempotency_key(OTHER_CONVERSATION, newer)
+    assert added_event.idempotency_key == idempotency_key(CONVERSATION, newer)
     detail = json.loads(added_event.detail)
     assert detail["changed"] == {"user_name": "jdoe7", "name_should_be": "Jayne Doe",
                                  "contact_email": "JANE.DOE@example.org"}
     assert detail["previous"] == {"user_name": "", "name_should_be": "Jane Doe",
                                   "contact_email": CONTACT}
-    assert detail["idempotency_key"] == added_event.idempotency_key
-    assert detail["conversation_id"] == OTHER_CONVERSATION
 
     confirmation, update_mail = env.all(OutboxMail)
     assert update_mail.kind == "ticket_updated"
-    assert update_mail.to_address == "JANE.DOE@example.org"
     assert update_mail.subject == f"We added your new details to {created.reference}"
-    assert "Correct spelling: Jayne Doe" in update_mail.body
-    assert "User name: jdoe7" in update_mail.body
-    assert created.reference in update_mail.body
+    assert "User name, Correct spelling" in update_mail.body  # labels, never values
+    assert "Jayne" not in update_mail.body and "jdoe7" not in update_mail.body
+
+
+def test_a_stranger_using_the_address_gets_a_ticket_of_their_own(env: Env) -> None:
+    """Issue 11, item 4: a typed address is no proof. The open ticket is neither changed nor
+    named; the new one is flagged to agents as a possible duplicate."""
+    service = env.service()
+    victim = service.submit(CONVERSATION, misspelled(user_name="jdoe7"))
+    env.clock.advance(hours=1)
+    stranger = service.submit(OTHER_CONVERSATION, misspelled(
+        contact="JANE.DOE@example.org", user_name="evil", name_should_be="Click http://x.example"))
+
+    assert stranger.outcome == CREATED and stranger.reference != victim.reference
+    first, second = env.all(Ticket)
+    assert json.loads(first.facts)["user_name"] == "jdoe7"
+    assert as_utc(first.updated_at) == START
+    assert first.possible_duplicate_of is None
+    assert second.possible_duplicate_of == first.id
+    assert [row.action for row in env.all(TicketEvent)] == ["created", "created"]
+    mail = env.all(OutboxMail)[-1]
+    assert victim.reference not in mail.body and victim.reference not in mail.subject
+    assert "http://x.example" not in mail.body and "evil" not in mail.body
 
 
 def test_an_unknown_value_does_not_erase_a_known_one(env: Env) -> None:
@@ -389,24 +394,6 @@ def test_an_unknown_value_does_not_erase_a_known_one(env: Env) -> None:
     assert (facts["user_name"], facts["name_should_be"]) == ("jdoe7", "J. Doe")
     detail = json.loads(env.all(TicketEvent)[-1].detail)
     assert detail["changed"] == {"name_should_be": "J. Doe"}
-
-
-def test_the_same_conversation_replaces_its_part_of_the_transcript(env: Env) -> None:
-    service = env.service()
-    reference = service.submit(CONVERSATION, misspelled()).reference or ""
-    later = [{"from": "user", "text": "from elsewhere", "at": ""}]
-    service.submit(OTHER_CONVERSATION, replace(misspelled(user_name="x1"), transcript=later))
-    longer = [*later, {"from": "user", "text": "and one more thing", "at": ""}]
-    service.submit(OTHER_CONVERSATION, replace(misspelled(user_name="x2"), transcript=longer))
-    transcript = json.loads(env.ticket(reference).transcript)
-    assert [entry["from"] for entry in transcript] == ["user", "bot", SEPARATOR, "user", "user"]
-    assert transcript[3:] == longer
-
-    # back in the first conversation: its part is appended again (it is not the last one)
-    service.submit(CONVERSATION, replace(misspelled(user_name="x3"), transcript=TRANSCRIPT))
-    transcript = json.loads(env.ticket(reference).transcript)
-    assert [entry["from"] for entry in transcript].count(SEPARATOR) == 2
-    assert transcript[-2:] == TRANSCRIPT
 
 
 def test_a_resolved_ticket_is_not_added_to(env: Env) -> None:
@@ -442,7 +429,7 @@ def test_a_request_about_no_system_joins_the_open_ticket(env: Env) -> None:
     service = env.service()
     unsure = service.submit(CONVERSATION, handoff(system=None))
     sure = service.submit(CONVERSATION, handoff("It is about MassONE", system="massone"))
-    assert sure == Submission(ADDED, unsure.reference)
+    assert sure == Submission(ADDED, unsure.reference)  # the same conversation
     ticket = env.ticket(unsure.reference or "")
     assert ticket.system == "massone"
     assert json.loads(env.all(TicketEvent)[-1].detail)["system"] == {
@@ -491,7 +478,7 @@ def test_sixth_submission_for_an_email_is_rate_limited(env: Env) -> None:
         service.submit(f"{number:064d}", handoff(f"problem number {number}")).outcome
         for number in range(5)
     ]
-    assert outcomes == [CREATED] + [ADDED] * 4
+    assert outcomes == [CREATED] * 5
     before = env.counts()
     shouted = handoff("one more", contact=CONTACT.upper())
     assert service.submit("f" * 64, shouted) == Submission(RATE_LIMITED, None)
@@ -541,14 +528,34 @@ def test_eleventh_status_check_in_an_hour_is_rate_limited(env: Env) -> None:
     service = env.service(TicketLimits())
     reference = service.submit(CONVERSATION, misspelled()).reference or ""
     for number in range(10):
-        assert service.status(OTHER_CONVERSATION, f"HD-2026-{number + 900}", CONTACT).outcome \
-            == NOT_FOUND
+        assert service.status(OTHER_CONVERSATION, f"HD-2026-{number + 900}",
+                              f"guess{number}@example.org").outcome == NOT_FOUND
         env.clock.advance(minutes=5)
     assert service.status(OTHER_CONVERSATION, reference, CONTACT) == StatusResult(RATE_LIMITED)
     assert service.status(CONVERSATION, reference, CONTACT).outcome == FOUND  # another chat
     assert len(env.all(TicketStatusCheck)) == 12  # refused checks are recorded too
     env.clock.now = START + dt.timedelta(hours=2)
     assert service.status(OTHER_CONVERSATION, reference, CONTACT).outcome == FOUND
+
+
+def test_guesses_at_one_address_or_one_reference_are_limited_across_conversations(
+    env: Env,
+) -> None:
+    """A new conversation does not reset the count of guesses at one ticket or one address."""
+    service = env.service(TicketLimits())
+    reference = service.submit(CONVERSATION, misspelled()).reference or ""
+    year, number = parse_reference(reference) or (0, 0)
+    by_reference = [service.status(f"r{n:063d}", reference, f"guess{n}@example.org").outcome
+                    for n in range(11)]
+    assert by_reference == [NOT_FOUND] * 10 + [RATE_LIMITED]
+    # spelled another way, it is the same reference
+    spelled = f"hd_{year} {number}"
+    assert service.status("x" * 64, spelled, CONTACT) == StatusResult(RATE_LIMITED)
+    by_address = [service.status(f"e{n:063d}", format_reference(year, number + 1 + n),
+                                 "Victim@Example.org").outcome for n in range(11)]
+    assert by_address == [NOT_FOUND] * 10 + [RATE_LIMITED]
+    env.clock.advance(hours=1, seconds=1)
+    assert service.status("y" * 64, reference, CONTACT).outcome == FOUND
 
 
 # --- listing --------------------------------------------------------------------------------
@@ -578,7 +585,7 @@ def test_get_returns_the_ticket_and_its_events(env: Env) -> None:
     service = env.service()
     reference = service.submit(CONVERSATION, misspelled()).reference or ""
     env.clock.advance(minutes=10)
-    service.submit(OTHER_CONVERSATION, misspelled(user_name="jdoe7"))
+    service.submit(CONVERSATION, misspelled(user_name="jdoe7"))
     year, number = parse_reference(reference) or (0, 0)
 
     found = service.get(f"hd {year} {number}")
@@ -652,5 +659,35 @@ def test_the_confirmation_arrives_over_smtp(env: Env) -> None:
     assert message["Subject"] == f"Your help desk request {reference}"
     body = message.get_content().replace("\r\n", "\n")
     assert f"Your reference is {reference}." in body
-    assert "Name as it appears now: Jane Doh" in body
+    assert "Jane Doh" not in body
     assert "MassONE Help Desk" in body
+
+
+# --- one grammar for references (issue 11, item 16) -----------------------------------------
+
+
+@pytest.mark.parametrize("typed", [
+    "HD-2026-000123", "hd 2026 123", "HD_2026_000123", "HD\u20132026\u2013000123",
+    "HD \u2014 2026 \u2014 123", "HD2026000123", "\uff28\uff24\uff3f2026\uff3f123",
+])
+def test_every_reader_takes_every_spelling(typed: str) -> None:
+    from bot.dialogue.facts import find_reference as in_chat
+    from bot.tickets.fields import check_answer
+    from bot.tickets.kinds import load_request_kinds
+    from bot.tickets.references import find_reference
+
+    assert parse_reference(typed) == (2026, 123)
+    assert in_chat(f"what's up with {typed}?") == "HD-2026-000123"  # a chat message
+    # a reply's subject (bot.tickets.mail_replies reads it with find_reference)
+    assert find_reference(f"Re: About your help desk request {typed}") == "HD-2026-000123"
+    [field] = [field for field in load_request_kinds()["ticket_status"].fields
+               if field.type == "reference"]
+    assert check_answer(field, typed) == "HD-2026-000123"  # the status form
+
+
+@pytest.mark.parametrize("text", ["HD-2026-", "XHD-2026-123", "HD-26-123", "my code 2026 123",
+                                  "HD-2026-12345678901"])
+def test_no_reference_is_found_where_there_is_none(text: str) -> None:
+    from bot.tickets.references import find_reference
+
+    assert find_reference(text) is None

@@ -76,11 +76,12 @@ def filed(database_url: str) -> Iterator[tuple[str, list[str]]]:
         references.append(service.submit(CONVERSATION, request).reference or "")
         clock.now += dt.timedelta(hours=1)
     error_report = requests[0]
-    service.submit("d" * 64, TicketRequest(
+    service.submit(CONVERSATION, TicketRequest(  # more facts, from the same chat
         kind=error_report.kind, system=error_report.system,
         contact_email=error_report.contact_email,
         facts={**error_report.facts, "error_message": "Error 500"},
-        transcript=[{"from": "user", "text": "it says Error 500", "at": ""}],
+        transcript=[*error_report.transcript,  # the same chat's transcript, now longer
+                    {"from": "user", "text": "it says Error 500", "at": ""}],
     ))
     with sessions.begin() as session:
         _year, third_id = parse_reference(references[2]) or (0, 0)
@@ -181,7 +182,7 @@ def test_show_prints_facts_transcript_and_events(
     ):
         assert expected in lines, expected
     assert lines.index("Facts:") < lines.index("Transcript:") < lines.index("Events:")
-    assert any(line.startswith("  ---") for line in lines)  # between the two conversations
+    assert lines.count("  user: I get an error in my class") == 1  # the chat's longer part
 
 
 def test_show_strips_control_characters_and_marks_missing_values(

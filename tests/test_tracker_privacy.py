@@ -34,7 +34,7 @@ from sqlalchemy import text
 
 from bot import cli
 from bot.db import make_engine, session_factory
-from bot.models import Conversation, Rating, RecoveryAttempt, UnansweredMessage
+from bot.models import Conversation, LiveChat, Rating, RecoveryAttempt, UnansweredMessage
 from bot.ops.serve import Stack
 from bot.privacy.redaction import redact_events
 from bot.privacy.retention import purge_conversations
@@ -270,7 +270,7 @@ def test_conversations_of_a_real_chat_are_stored_without_personal_data(
     """The events the running Rasa server produced for a password reset, replayed turn by turn
     into the SQL tracker store, as a cluster member would have saved them."""
     converse(chat, "I forgot my ELAR password", "ada.example", "Ada", "Example", "03/14/1984")
-    url = f"{stack.url}/conversations/{chat.sender}/tracker?include_events=ALL"
+    url = stack.api_url(f"/conversations/{chat.sender}/tracker?include_events=ALL")
     with urllib.request.urlopen(url, timeout=30) as response:
         events = json.loads(response.read())["events"]
     store = RetryingSQLTrackerStore(domain=DOMAIN, host=f"sqlite:///{tmp_path / 'rasa.db'}")
@@ -311,11 +311,14 @@ def test_purge_deletes_old_conversations_and_old_sessions_only(
             UnansweredMessage(conversation_id="old", text="x", normalised="x", created_at=old),
             RecoveryAttempt(kind="password", system="massone", outcome="none",
                             conversation_id="old", identity_key="k" * 64, created_at=old),
+            LiveChat(conversation_id="old", status="ended", facts="{}", transcript="[]",
+                     created_at=old),
         ])
     report = purge_conversations(sessions, store.engine, dt.timedelta(days=30), NOW)
     assert (report.tracker_conversations, report.tracker_events) == (1, 4)
     assert report.app_rows == {"conversations": 1, "ratings": 1, "unanswered messages": 1,
-                               "ticket status lookups": 0, "recovery attempts": 1}
+                               "ticket status lookups": 0, "recovery attempts": 1,
+                               "live chats": 1}
     assert stored_rows(store, "idle") == []
     assert [row.get("text") for row in stored_rows(store, "ongoing")] == [None, "back again"]
     assert len(stored_rows(store, "fresh")) == 2

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from bot.tickets.transcript import SENSITIVE_SLOTS, mask_text, masked_transcript, strip_controls
+from bot.tickets.transcript import (
+    SENSITIVE_SLOTS,
+    mask_text,
+    masked_transcript,
+    readable,
+    strip_controls,
+)
 
 T = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -74,14 +80,24 @@ def test_ordinary_text_is_kept(text: str) -> None:
 
 
 @pytest.mark.parametrize(("payload", "shown"), [
-    ('/choose_system{"system": "massone"}', "[button: choose_system]"),
-    ("/affirm", "[button: affirm]"),
+    ('/choose_system{"system": "massone"}', "MassONE"),
+    ("/affirm", "Yes"),
     ('/inform{"ticket_field": "contact_email", "email": "jane@example.org"}',
-     "[button: inform]"),
-    ("/stop@0.95", "[button: stop]"),
+     "(chose an option)"),
+    ("/stop@0.95", "Stop"),
 ])
-def test_button_payloads_show_the_intent_only(payload: str, shown: str) -> None:
+def test_button_payloads_read_as_words_not_intent_names(payload: str, shown: str) -> None:
     assert mask_text(payload) == shown
+
+
+def test_a_chosen_button_shows_the_title_it_was_offered_with() -> None:
+    offer = bot("Shall I send it?")
+    offer["data"] = {"buttons": [{"title": "Yes, send it", "payload": "/affirm"},
+                                 {"title": "Keep jane@example.org", "payload": "/inform"}]}
+    texts = [entry["text"] for entry in masked_transcript(
+        [offer, user("/affirm"), user("/inform"), user("/deny")])]
+    assert texts == ["Shall I send it?", "Yes, send it", "Keep [e-mail]", "No"]
+    assert not any("[button" in text or text.startswith("/") for text in texts)
 
 
 def test_slash_text_that_is_no_payload_is_masked_as_text() -> None:
@@ -144,7 +160,7 @@ def test_the_answer_to_a_sensitive_question_is_replaced_entirely() -> None:
     assert [entry["text"] for entry in masked_transcript(events)] == [
         "What is your date of birth? For example [date].",
         "[date of birth]",
-        "[button: stop]",
+        "Stop",
         "[e-mail]",
         "thanks, born [date] by the way",
     ]
@@ -155,11 +171,9 @@ def test_a_restart_ends_the_sensitive_question() -> None:
     assert masked_transcript(events)[0]["text"] == "hello again"
 
 
-def test_payload_messages_show_the_intent_name() -> None:
+def test_payload_messages_show_what_the_user_chose() -> None:
     events = [user('/choose_system{"system": "massone"}'), user("/affirm")]
-    assert [entry["text"] for entry in masked_transcript(events)] == [
-        "[button: choose_system]", "[button: affirm]"
-    ]
+    assert [entry["text"] for entry in masked_transcript(events)] == ["MassONE", "Yes"]
 
 
 def test_a_long_message_is_cut_quickly() -> None:
@@ -220,9 +234,15 @@ def test_a_realistic_conversation_keeps_no_address_date_or_number() -> None:
     assert not re.search(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}", text)
     assert not re.search(r"march 14|1984|3/14|555|0199|8890", text, re.IGNORECASE)
     assert "HD-2026-000123" in text  # the help desk needs the reference
-    assert "[date of birth]" in text and "[button: choose_system]" in text
+    assert "[date of birth]" in text and "MassONE" in text and "choose_system" not in text
     assert "Jane" not in text and "[first name]" in text
     assert entries[0] == {"from": "user", "text": "hi, I can't log in to MassONE",
                           "at": "2023-11-14T22:13:21+00:00"}
     assert [entry["from"] for entry in entries].count("bot") == 6
     assert all(set(entry) == {"from", "text", "at"} for entry in entries)
+
+
+def test_transcripts_stored_with_intent_names_read_as_words() -> None:
+    assert readable("[button: affirm]") == "Yes"
+    assert readable("[button: choose_system]") == "(chose an option)"
+    assert readable("I pressed [button: affirm] twice") == "I pressed [button: affirm] twice"

@@ -39,7 +39,7 @@ JANE = Identity("Jane", "Doe", dt.date(1985, 3, 14), email="jane.doe@example.org
                 user_name="JDoe42")
 LINK = re.compile(re.escape(BASE_URL) + r"/reset/([A-Za-z0-9_-]+)")
 CSP = (
-    "default-src 'none'; style-src 'self'; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
 

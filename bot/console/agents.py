@@ -8,7 +8,10 @@
   one client whatever the usernames (password spraying), 5 for one username from one client,
   50 for one username from all clients together (counted since its last successful sign-in).
   So one client cannot lock an agent out everywhere. Every failure is an `audit_log` row with
-  the client's address, and so is every sign-in, sign-out and refusal while locked out.
+  the client's address, and so is every sign-in, sign-out and refusal while locked out. The
+  count and the password check run under a lock on the client and the username
+  (`bot.limits.serialise`): simultaneous guesses are checked one after another, so no more
+  than the limit are ever verified.
 * An agent with a second factor (`bot.console.second_factor`), or every agent when it is
   required, gets a session that opens only that step (`pending_step`: "code" or "setup", for
   10 minutes); the code, then, makes it a full session under a new token. Wrong codes count
@@ -38,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console.second_factor import RECOVERY, check_code
+from bot.limits import serialise
 from bot.mail.outbox import as_utc, utc_now
 from bot.models import AGENT_ROLES, Agent, AgentSession, AuditEntry
 from bot.recovery.passwords import hash_password, needs_rehash, password_problems, verify_password
@@ -264,6 +268,7 @@ class AgentService:
         target = username if well_formed else MALFORMED_USERNAME
         now = self._now()
         with self._sessions() as session, session.begin():
+            serialise(session, f"sign_in:client:{client}", f"sign_in:username:{target}")
             agent = None
             if well_formed:
                 agent = session.execute(
@@ -388,6 +393,7 @@ class AgentService:
             row, agent = self._pending_row(session, token, CODE, now)
             if row is None or agent is None:
                 return SignInResult(REFUSED)
+            serialise(session, f"sign_in:client:{client}", f"sign_in:code:{agent.id}")
             window_start = now - self.limits.failed_window
             if self._failures(session, (SIGN_IN_FAILED, SECOND_FACTOR_FAILED), window_start,
                               client=client) >= self.limits.failed_per_client:

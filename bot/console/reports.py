@@ -29,6 +29,9 @@ from bot.tickets.service import kind_title
 
 PAGE_SIZE = 50
 PARTIAL = "partial"
+# Recovery outcomes agents can act on: an account matched in part, a full match on an account
+# that is not active, a record agreeing on everything but the date of birth.
+FOR_AGENTS = (PARTIAL, "deactivated", "birth_date_differs")
 
 
 def pages_for(total: int) -> int:
@@ -87,6 +90,7 @@ class PartialMatch:
     kind: str  # username or password
     system: str
     account: AccountDetails | None  # None when the account was deleted since
+    outcome: str = PARTIAL  # partial, deactivated or birth_date_differs
 
 
 # ------------------------------------------------------------------------- unanswered
@@ -173,7 +177,7 @@ class ConsoleReports:
     def partial_matches(self, page: int = 1) -> Listing:
         """Recovery attempts that matched an account only in part, newest first, with that
         account's directory details."""
-        where = RecoveryAttempt.outcome == PARTIAL
+        where = RecoveryAttempt.outcome.in_(FOR_AGENTS)
         with self._sessions() as session:
             total = session.execute(
                 select(func.count(RecoveryAttempt.id)).where(where)
@@ -187,7 +191,8 @@ class ConsoleReports:
             ).all()
             items = [
                 PartialMatch(attempt.id, as_utc(attempt.created_at), attempt.kind, attempt.system,
-                             _account(account) if account is not None else None)
+                             _account(account) if account is not None else None,
+                             attempt.outcome)
                 for attempt, account in rows
             ]
         return Listing(items, total, page, pages_for(total))

@@ -36,7 +36,7 @@ from bot.tickets.service import (
     reference_of,
     shown,
 )
-from bot.tickets.transcript import mask_text
+from bot.tickets.transcript import mask_text, readable
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,9 @@ class TicketView:
     overdue: bool
     due_at: datetime
     first_name: str | None = None  # from the name facts, for canned replies
+    # The open ticket this one may duplicate: filed for the same (unverified) address and kind
+    # from another conversation, so it was not merged into it.
+    possible_duplicate_of: str | None = None
     facts: list[tuple[str, str]] = field(default_factory=list)
     transcript: list[dict[str, str]] = field(default_factory=list)
     events: list[EventView] = field(default_factory=list)
@@ -276,6 +279,8 @@ class TicketDesk:
             facts: dict[str, str] = json.loads(ticket.facts)
             transcript: list[dict[str, str]] = json.loads(ticket.transcript)
             created = as_utc(ticket.created_at)
+            duplicate = (session.get(Ticket, ticket.possible_duplicate_of)
+                         if ticket.possible_duplicate_of else None)
             return TicketView(
                 reference=reference_of(ticket), kind=ticket.kind,
                 kind_title=kind_title(ticket.kind), system=ticket.system,
@@ -288,6 +293,7 @@ class TicketDesk:
                 overdue=is_overdue(ticket.status, created, now),
                 due_at=HELP_DESK.expected_reply(created, 1),
                 first_name=first_name_of(facts),
+                possible_duplicate_of=reference_of(duplicate) if duplicate else None,
                 facts=[(label, shown(value)) for label, value in
                        labelled_facts(ticket.kind, facts)],
                 transcript=[_transcript_entry(entry) for entry in transcript],
@@ -447,7 +453,7 @@ def _transcript_entry(entry: dict[str, str]) -> dict[str, str]:
     """A transcript line to show: masked once more (it was masked when stored)."""
     if entry.get("from") == SEPARATOR:
         return {"from": SEPARATOR, "text": entry.get("text", ""), "at": entry.get("at", "")}
-    return {"from": entry.get("from", ""), "text": mask_text(entry.get("text", "")),
+    return {"from": entry.get("from", ""), "text": readable(mask_text(entry.get("text", ""))),
             "at": entry.get("at", "")}
 
 

@@ -33,10 +33,19 @@ SMALL_TALK_RESPONSES = {"thank": "utter_thank", "greet": "utter_greet",
 SWITCH_WHEN_SAID = 0.4  # a new request this likely, said with "actually", "the real problem"
 QUESTION_FAQ = 0.3  # inside a form, a question whose likeliest FAQ is this sure is answered
 MAX_NAME_WORDS = 4
+CLOSING_WORDS = 8  # "ok thanks", "thank you, I'll call them tomorrow"
 # Said when changing the request altogether ("oh wait no, the real problem is ...").
 _CHANGE_OF_MIND = re.compile(
     r"\b(actually|instead|real problem|real issue|wait no|oh wait|no wait|never mind that|"
     r"that's not it|not that|different problem|something else)\b"
+)
+# A date given in words the field cannot take ("right after winter break") is still an answer:
+# the field's own check asks for a date it can read.
+_TIME_WORDS = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|"
+    r"thursday|friday|week|weeks|month|months|year|semester|term|break|vacation|holidays?|"
+    r"spring|summer|fall|autumn|winter|tomorrow|today|yesterday|soon|asap|next|last)\b"
 )
 _VALUE_AFTER = re.compile(
     r"(?:\bit'?s|\bit\s+is|\bshould\s+be|\bis|\bwas|\bto|=|:)\s+(?P<value>[^,;!?]+?)\s*[.!]*$",
@@ -97,6 +106,10 @@ def read_answer(
         return Reading(SWITCH_FLOW, entry_id=understood.answer_id)
 
     if reading.says_dont_know(text) and not _carries_value(text, asked):
+        # "Jess Whitaker idk my username": the answer, with an aside about something else.
+        before = facts.strip_filler(reading.before_dont_know(text))
+        if before and is_valid and is_valid(before) and not free_text:
+            return Reading(ANSWER, before)
         return Reading(WAIT if reading.asks_for_time(text) else DONT_KNOW)
 
     value = _value(text, asked, parsed)
@@ -113,6 +126,13 @@ def read_answer(
         if not free_text and not _carries_value(text, asked) and not valid:
             return Reading(OFF_TOPIC)
 
+    # "ok thanks", "thanks, I'll call them": polite words, however the model read them.
+    polite = reading.closing(text)
+    if polite and not free_text and not valid and not _carries_value(text, asked) \
+            and len(found) <= CLOSING_WORDS:
+        if polite == "goodbye" or reading.will_contact_them(text):
+            return Reading(STOP)
+        return Reading(SMALL_TALK, entry_id=SMALL_TALK_RESPONSES[polite])
     if not free_text and not valid and parsed.confidence >= CONFIDENT:
         if parsed.intent == "goodbye":
             return Reading(STOP)
@@ -157,6 +177,10 @@ def _value(text: str, asked: Asked, parsed: Parsed) -> str:
         email = facts.find_email(text)
         if email:
             return email
+    if asked.type == "reference":  # "found it in my email: HD-2026-000031"
+        reference = facts.find_reference(text)
+        if reference:
+            return reference
     if asked.type == "text":
         return text
     return facts.strip_filler(text)
@@ -166,8 +190,10 @@ def _carries_value(text: str, asked: Asked) -> bool:
     """The message holds a usable answer despite its wording ("probably ada@example.org")."""
     if asked.type in ("email", "account_identifier"):
         return facts.find_email(text) is not None
+    if asked.type == "reference":
+        return facts.find_reference(text) is not None
     if asked.type in ("birth_date", "date"):
-        return bool(re.search(r"\d", text))
+        return bool(re.search(r"\d", text)) or reading.contains(text, _TIME_WORDS)
     return False
 
 

@@ -11,6 +11,8 @@ The order of the checks is the conversation design:
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import replace
 
 from bot.console.conversation_stats import ANSWERED, FALLBACK
@@ -35,6 +37,22 @@ SMALL_TALK = {
     "deny": "utter_deny", "inform": "utter_inform_outside_form",
 }
 MENU_RESPONSES = ("utter_greet", "utter_help")
+PERSON = "human_handoff"
+# The two ways to a person when someone is free to chat: the buttons' payloads carry which.
+LIVE_NOW, LIVE_LATER = "now", "later"
+PersonNow = Callable[[], "int | None"]  # minutes to wait for a live chat; None: nobody free
+
+
+def handoff_choice(parsed: Parsed) -> str | None:
+    """"now" or "later" from the buttons '/human_handoff{"live": "now"}' and '...later'."""
+    prefix = f"/{PERSON}{{"
+    if not parsed.text.startswith(prefix):
+        return None
+    try:
+        choice = json.loads(parsed.text[len(prefix) - 1:]).get("live")
+    except (ValueError, AttributeError):
+        return None
+    return choice if choice in (LIVE_NOW, LIVE_LATER) else None
 
 
 def other_system(system: str | None) -> str | None:
@@ -46,12 +64,26 @@ def other_system(system: str | None) -> str | None:
 class Manager:
     """Decides a Turn for one message outside a form."""
 
-    def __init__(self, kb: KnowledgeBase, kinds: dict[str, RequestKind]) -> None:
+    def __init__(self, kb: KnowledgeBase, kinds: dict[str, RequestKind],
+                 person_now: PersonNow | None = None) -> None:
+        """`person_now`: asked only when a person is wanted; the expected wait in minutes for
+        a live chat with the help desk, or None when nobody can chat now."""
         self.kb = kb
         self.kinds = kinds
+        self._person_now = person_now
+        self._wait: tuple[int | None] | None = None
+
+    def live_wait(self) -> int | None:
+        """Minutes to wait for a live chat (asked once per message), None: nobody free."""
+        if self._person_now is None:
+            return None
+        if self._wait is None:
+            self._wait = (self._person_now(),)
+        return self._wait[0]
 
     # ------------------------------------------------------------------ entry point
     def respond(self, parsed: Parsed, state: State) -> Turn:
+        self._wait = None  # whether someone is free to chat is asked afresh for each message
         understood = understand(parsed.raw or _as_parse(parsed), self.kb)
         if state.pending_question:
             turn = self._which_system_reply(parsed, understood, state)
@@ -72,6 +104,9 @@ class Manager:
             district = self.district_in(parsed)
             if district:  # "our district is Newton, who is that?", "who is it for worcester"
                 return Turn(admins_of=district, outcome=ANSWERED, slots={"last_answer": FIND_ADMIN})
+        corrected = self._system_corrected(parsed, understood, state)
+        if corrected is not None:
+            return corrected
         if state.last_answer and reading.is_elliptical(parsed.text):
             turn = self._follow_up(parsed, understood, state)
             if turn is not None:
@@ -143,6 +178,23 @@ class Manager:
             self.kb.reply("mail_not_received", system or "ese_portal"),
             buttons=[{"title": "Send it again", "payload": "/retry"}],
         )
+
+    def _system_corrected(self, parsed: Parsed, understood: Understanding,
+                          state: State) -> Turn | None:
+        """"oh wait, I mean the login I use for ELAR, not massone": the last answer again, for
+        the system the person meant."""
+        last = state.last_answer
+        if last not in self.kb.entries or not reading.is_correction(parsed.text):
+            return None
+        said = self._said_system(parsed)
+        if said not in SYSTEMS or said == state.system:
+            return None
+        named = mentioned_systems(parsed.entities, self.kb)
+        negated = state.system in named and state.system not in affirmed_systems(
+            parsed.text, list(parsed.entities), self.kb)
+        if self._is_new_request(understood, last) and not negated:
+            return None
+        return self._answer(last, said, parsed, state, remember=said, explicit=said)
 
     # ------------------------------------------------------------------ follow-ups
     def _follow_up(self, parsed: Parsed, understood: Understanding, state: State) -> Turn | None:
@@ -216,17 +268,49 @@ class Manager:
         # Out of scope is refused plainly, unless it names one of the systems: then it is more
         # likely a question asked in words the model does not know.
         named = mentioned_systems(parsed.entities, self.kb)
-        out = parsed.intent == "out_of_scope" and not named
+        out = "out_of_scope" in (parsed.intent, understood.intent) and not named
         suggestions = [] if out else self.suggestions(parsed)
         if suggestions:
             turn.say(self.kb.reply("did_you_mean"), buttons=suggestions)
         else:
             turn.say(self.kb.reply("out_of_scope"))
         if misses >= 2:
-            turn.say(self.kb.reply("offer_person"), buttons=[
-                {"title": "Leave a request for a person", "payload": "/human_handoff"},
-            ])
+            wait = self.live_wait()
+            if wait is not None:
+                turn.say(self.kb.reply("offer_person"), buttons=self.person_buttons())
+            else:
+                turn.say(self.kb.reply("offer_person"), buttons=[
+                    {"title": "Leave a request for a person", "payload": "/human_handoff"},
+                ])
         return turn
+
+    def person_buttons(self) -> list[dict[str, str]]:
+        """"Chat with someone now" next to "Leave a request"."""
+        return [
+            {"title": self.kb.reply("live_button_now"),
+             "payload": f'/{PERSON}{{"live": "{LIVE_NOW}"}}'},
+            {"title": self.kb.reply("live_button_later"),
+             "payload": f'/{PERSON}{{"live": "{LIVE_LATER}"}}'},
+        ]
+
+    def _person(self, turn: Turn, kind: RequestKind, parsed: Parsed) -> Turn | None:
+        """A person asked for: a live chat now when someone is free (offered first, started
+        when chosen), else None for the request as before."""
+        choice = handoff_choice(parsed)
+        if choice == LIVE_LATER:
+            return None
+        wait = self.live_wait()
+        if choice == LIVE_NOW:
+            if wait is not None:
+                turn.live_chat = True
+                return turn
+            turn.say(self.kb.reply("live_nobody_now"))
+            return self._open_request(turn, kind.id, parsed)
+        if wait is None:
+            return None
+        minutes = "1 minute" if wait == 1 else f"{wait} minutes"
+        return turn.say(self.kb.reply("live_offer").format(wait=minutes),
+                        buttons=self.person_buttons())
 
     def suggestions(self, parsed: Parsed) -> list[dict[str, str]]:
         """The likeliest topics as buttons whose payload is their canonical question."""
@@ -273,8 +357,12 @@ class Manager:
 
     def _two_systems(self, entry_id: str, parsed: Parsed) -> str:
         """An ESE login and a MassONE login are two systems, not two accounts to merge."""
-        if entry_id == "merge_duplicate_accounts" and \
-                len(mentioned_systems(parsed.entities, self.kb)) > 1:
+        both = len(mentioned_systems(parsed.entities, self.kb)) > 1
+        if entry_id == "merge_duplicate_accounts" and both:
+            return "massone_vs_ese_login"
+        # "elar pw same as massone?", "does that change my ELAR password too?": a question
+        # comparing the two systems is answered by the one that says they are separate.
+        if both and self.kb.entries[entry_id].kind == "faq" and reading.compares(parsed.text):
             return "massone_vs_ese_login"
         return entry_id
 
@@ -286,6 +374,10 @@ class Manager:
             if district:
                 turn.admins_of = district
                 return turn
+        if kind is not None and kind.id == PERSON:
+            live = self._person(turn, kind, parsed)
+            if live is not None:
+                return live
         if kind is not None and kind.offer_after_advice:
             if state.offered_request == kind.id:  # told again: the advice did not help
                 turn.say(self.kb.reply("advice_did_not_help"))
@@ -348,10 +440,19 @@ class Manager:
         return found
 
     def district_in(self, parsed: Parsed) -> str | None:
-        """The one district a message names confidently."""
+        """The one district a message names confidently: a district entity, or in a question
+        about administrators the place it asks about ("... for hudson right now?", "for
+        cambrige schools"), which the entity ruler leaves alone when the name is also a
+        common word or misspelt."""
         names = {match_district(value).name for value in parsed.values("district")}
         names.discard(None)
-        return names.pop() if len(names) == 1 else None
+        if names:
+            return names.pop() if len(names) == 1 else None
+        place = facts.place_asked_about(parsed.text)
+        if place and (reading.asks_who_the_admin_is(parsed.text) or
+                      parsed.intent == FIND_ADMIN):
+            return match_district(place).name
+        return None
 
     # ------------------------------------------------------------------ helpers
     def _said_system(self, parsed: Parsed) -> str | None:

@@ -29,15 +29,15 @@ def contains(text: str, pattern: re.Pattern[str]) -> bool:
 
 # ---------------------------------------------------------------------------- yes / no
 _NEGATIONS = frozenset(
-    "no noo nooo nope nah n not never nothing none neither nor negative still cant wont isnt "
+    "no noo nooo nope nah nuh n not never nothing none neither nor negative still cant wont isnt "
     "doesnt didnt dont wasnt aint cannot can't won't isn't doesn't didn't don't wasn't haven't "
     "hasn't couldn't wouldn't".split()
 )
 _NEGATIVE_WORDS = frozenset("same incorrect wrong fails failed failing error again locked".split())
 _POSITIVE_WORDS = frozenset(
-    "y yes yess yesss ye yeah yea yep yup ya sure ok okay k kk correct right perfect great worked "
-    "works working fixed solved sorted good fine awesome thanks thank thx ty tysm absolutely "
-    "definitely send submit".split()
+    "y yes yess yesss ye yeah yea yep yup ya mhm mhmm sure ok okay k kk correct right perfect "
+    "great worked works working fixed solved sorted good fine awesome thanks thank thx ty tysm "
+    "absolutely definitely send submit".split()
 )
 # Phrases that settle it whatever else the message says.
 _YES_PHRASES = re.compile(
@@ -111,6 +111,14 @@ def says_dont_know(text: str) -> bool:
     return contains(text, _DONT_KNOW)
 
 
+def before_dont_know(text: str) -> str:
+    """What a message says before its "I don't know" ("Jess Whitaker idk my username" ->
+    "Jess Whitaker"); empty when it starts with it."""
+    folded = unicodedata.normalize("NFKC", text or "").replace("\u2019", "'")
+    match = _DONT_KNOW.search(folded.lower())
+    return folded[:match.start()].strip(" ,.;-") if match else ""
+
+
 def asks_for_time(text: str) -> bool:
     """"hold on, let me find it": the answer is coming, no help needed."""
     return contains(text, _FIND_OUT)
@@ -143,11 +151,13 @@ def is_correction(text: str) -> bool:
 
 
 # ---------------------------------------------------------------------------- retries
-_AGAIN = re.compile(r"\b(again|resend|re-send|redo|re-do|another|one more time|retry|over)\b")
+_AGAIN = re.compile(
+    r"\b(again|resend|re-send|redo|re-do|another|one more time|retry|over|instead)\b"
+)
 
 
 def asks_again(text: str) -> bool:
-    """"send it again", "can I redo it", "start over"."""
+    """"send it again", "can I redo it", "start over", "reset my ELAR one instead"."""
     return contains(text, _AGAIN)
 
 
@@ -182,9 +192,11 @@ _KEY_WORDS = {
     "password": "password", "passwords": "password", "pw": "password", "pwd": "password",
     "pass": "password", "passcode": "password", "username": "username", "usernames": "username",
     "userid": "username", "forgot": "forgot", "forget": "forgot", "forgotten": "forgot",
+    "4got": "forgot", "4get": "forgot", "4gotten": "forgot",
 }
 _FORGETTING = re.compile(
     r"\b(?:forgot|lost|reset|recover|retrieve|misplaced|need (?:a )?new|need my|get my|"
+    r"send (?:me )?(?:my|the)|no longer (?:have|know)|"
     r"(?:can'?t|cannot|don'?t|dont|do not) (?:remember|recall|know|find)|no idea what|"
     r"what'?s|what is|what was)\s+(?:what\s+)?(?:my|the|our|a|an)?\s*"
     r"(?P<qualifier>(?:[a-z0-9.']+\s+){0,2}?)"
@@ -211,12 +223,21 @@ def _normal_word(word: str) -> str:
     return word
 
 
+# The item first, what happened to it after: "could my MassONE password get reset?", "my
+# password seems to have vanished", "my ELAR password is gone from my head".
+_GONE = re.compile(
+    r"\b(?P<qualifier>(?:[a-z0-9.']+\s+){0,2}?)(?P<item>password|username|user name)\b"
+    r"(?:\s+\S+){0,4}?\s+(?:get|be|been|got)?\s*(?:reset|vanished|disappeared|gone|lost|"
+    r"expired|missing)\b"
+)
+
+
 def forgotten(text: str) -> tuple[str, str] | None:
     """What the message says was forgotten or lost, "forgot_password" or "forgot_username",
     and the words naming whose ("massone" in "forgot my massone password"); None if it does
     not say ("my user name is x and I forgot my password" -> the password)."""
     normal = " ".join(_normal_word(word) for word in words(text))
-    match = _FORGETTING.search(normal)
+    match = _FORGETTING.search(normal) or _GONE.search(normal)
     if match is None:
         return None
     item = "forgot_password" if match.group("item") == "password" else "forgot_username"
@@ -248,7 +269,10 @@ _PERSON = re.compile(
     r"agent|someone|somebody|staff|real|actual|live|people)|someone real|a real person|"
     r"real human|actual person|a human|live agent|human being|get me (?:a|someone|somebody)|"
     r"(?:need|want|like)\s+(?:to\s+(?:talk|speak)\s+to\s+)?(?:a|an)\s+(?:person|human|agent)|"
-    r"(?:talk|speak|chat)\s+(?:to|with)\s+(?:the\s+)?help\s*desk)\b"
+    r"(?:talk|speak|chat)\s+(?:to|with)\s+(?:the\s+)?help\s*desk|"
+    # with words between: "talk this through with a person", "go over it with a real human"
+    r"(?:talk|speak|chat|go over|discuss)(?:\s+[a-z']+){1,3}\s+with\s+(?:a|an|some)?\s*"
+    r"(?:real\s+|actual\s+|live\s+)?(?:person|human|agent|somebody|someone))\b"
 )
 
 
@@ -261,8 +285,76 @@ def asks_for_person(text: str) -> bool:
     return contains(text, _PERSON) and not contains(text, _WHO_AM_I_TALKING_TO)
 
 
+_ABOUT_THE_BOT = re.compile(
+    r"^(?:is (?:this|that|it)|are you|am i (?:talking|chatting|texting|speaking|writing))\b.*"
+    r"\b(?:bot|robot|machine|computer|ai|chatgpt|automated|automatic|human|real|person|people|"
+    r"staff|someone|somebody)\b"
+)
+_GREETING = re.compile(
+    r"^(?:hi+|hello|hey+|hiya|howdy|sup|wassup|yo|greetings|good (?:morning|afternoon|evening))\b"
+)
+
+
+def asks_if_bot(text: str) -> bool:
+    """"is this chatgpt or something", "am I texting a real person?": a question about the bot."""
+    return contains(text, _ABOUT_THE_BOT)
+
+
+def greets(text: str) -> bool:
+    """"hi, this is Mrs. Patel from the front office": a greeting that asks nothing yet."""
+    return contains(text, _GREETING) and not is_question(text)
+
+
+# Asking who the administrator is, not reporting that one was mentioned: "need our directory
+# admin" opens a sentence; "it says to contact my directory administrator" is a story.
+_ASKS_FOR_ADMIN = re.compile(
+    r"\bwho(?:'?s)?\b.*\badmin(?:istrator)?s?\b|^(?:i\s+)?(?:need|find)\s+(?:our|my|the)\s+"
+    r"(?:district'?s?\s+|school'?s?\s+)?(?:directory\s+)?admin(?:istrator)?\b"
+)
+# Systems people also get locked out of that are not ours: their own help desk, not this one.
+_OTHER_SYSTEMS = re.compile(
+    r"\b(?:outlook|gmail|hotmail|yahoo|google (?:classroom|drive|docs|account|meet)|"
+    r"canvas|schoology|powerschool|aspen|x2|infinite campus|clever|seesaw|zoom|teams|"
+    r"office 365|microsoft|windows|chromebook|ipad|laptop|wifi|wi fi|school e ?mail|"
+    r"work e ?mail|payroll|rmv|facebook|instagram|netflix|bank)\b"
+)
+
+
+def asks_who_the_admin_is(text: str) -> bool:
+    """"who is the massone admin?", "...MDCS? need our directory admin"; not "it says to
+    contact my directory administrator"."""
+    return any(_ASKS_FOR_ADMIN.search(" ".join(words(sentence)))
+               for sentence in re.split(r"[.?!;]+", text or ""))
+
+
+_LOGIN_REJECTED = re.compile(
+    r"\b(?:invalid|incorrect|wrong|failed|bad)\s+(?:login|log in|password|user ?name|credentials)|"
+    r"\b(?:login|log in|password|user ?name|credentials)\s+(?:is\s+|are\s+)?(?:invalid|incorrect|"
+    r"failed|not valid|not recognized|rejected)|\bwon'?t (?:take|accept) my (?:login|password|"
+    r"user ?name|credentials)"
+)
+
+
+def says_login_rejected(text: str) -> bool:
+    """"the portal says invalid login", "it won't take my password": the login is refused."""
+    return contains(text, _LOGIN_REJECTED)
+
+
+_COMPARING = re.compile(r"\b(same|separate|separately|different|too|as well|shared?)\b")
+
+
+def compares(text: str) -> bool:
+    """"is my ELAR password the same as MassONE's?", "do I reset it separately?"."""
+    return contains(text, _COMPARING)
+
+
+def names_other_system(text: str) -> bool:
+    """"my school outlook email", "google classroom": a system that is not one of ours."""
+    return contains(text.replace("-", " "), _OTHER_SYSTEMS)
+
+
 _THANKS = re.compile(r"\b(thanks?|thank you|thx|ty|tysm|cheers|appreciate it)\b")
-_BYE = re.compile(r"\b(bye|goodbye|good bye|see ya|later)\b")
+_BYE = re.compile(r"\b(bye|goodbye|good bye|see ya|later|until next time|take care)\b")
 
 
 _WILL_CONTACT = re.compile(

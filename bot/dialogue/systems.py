@@ -33,6 +33,9 @@ _FIRST = frozenset("first 1st top former upper".split())
 _SECOND = frozenset("second 2nd last latter bottom lower".split())
 _BOTH = re.compile(r"\b(both|each|either|all of them|the two of them|two of them)\b")
 _NEGATED = re.compile(r"\b(?:not|isn'?t|no|never)\s+(?:the\s+|my\s+|a\s+)?$")
+# A system named as a guess: "... Edwin Analytics says my password is wrong. Is that a massone
+# thing?" - the application named is the fact, the system asked about a guess.
+_GUESSED = re.compile(r"\b(?:is (?:that|this|it)|or(?: is it)?)\s+(?:an?\s+|the\s+|my\s+)?$")
 SIMILAR = 0.84
 
 
@@ -48,17 +51,20 @@ def mentioned_systems(entities: Iterable[dict[str, Any]], kb: KnowledgeBase) -> 
 
 
 def affirmed_systems(text: str, entities: list[dict[str, Any]], kb: KnowledgeBase) -> set[str]:
-    """The systems named and not negated ("my ESE account, not MassONE" -> ESE only)."""
-    kept = set()
+    """The systems named and not negated ("my ESE account, not MassONE" -> ESE only); a system
+    only guessed at in a question ("is that a massone thing?") counts when nothing else is
+    named."""
+    kept, guessed = set(), set()
     for entity in entities:
         if entity.get("entity") not in SYSTEM_ENTITIES:
             continue
         system = kb.system_of_mention(str(entity.get("value", "")))
         start = entity.get("start")
         before = text[:start].lower() if isinstance(start, int) else ""
-        if system and not _NEGATED.search(before):
-            kept.add(system)
-    return kept or mentioned_systems(entities, kb)
+        if not system or _NEGATED.search(before):
+            continue
+        (guessed if _GUESSED.search(before) else kept).add(system)
+    return kept or guessed or mentioned_systems(entities, kb)
 
 
 def _typed_names(kb: KnowledgeBase) -> dict[str, str]:

@@ -102,6 +102,7 @@ class Turn:
     admins_of: str | None = None  # a district whose Directory Administrators to give
     outcome: str | None = None  # for the statistics: "answered" or "fallback"
     unanswered: str | None = None  # the text to keep as not understood
+    live_chat: bool = False  # hand the conversation to a person now (bot.live)
 
     def say(self, text: str | None = None, **reply: Any) -> Turn:
         self.replies.append(Reply(text=text, **reply))

@@ -15,12 +15,21 @@ from bot.dialogue.reading import (
     NO,
     YES,
     asks_for_person,
+    asks_if_bot,
+    asks_who_the_admin_is,
     closing,
+    compares,
     forgotten_item,
+    greets,
+    is_stop,
+    names_other_system,
     polarity,
+    says_login_rejected,
     words,
 )
+from bot.dialogue.systems import chosen_system
 from bot.knowledge.entries import KnowledgeBase
+from bot.validation import parse_spoken_birth_date
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 SYSTEM_ENTITIES = ("system", "application", "term")
@@ -29,6 +38,20 @@ RECOVERY_FLOWS = ("forgot_password", "forgot_username")
 SHORT_MESSAGE = 5  # words
 CONFIDENT = 0.8  # sure enough to override how a reply to the bot's question reads
 _NOT_RECOVERY = frozenset({"stop", "retry", "not_received", "deny", "out_of_scope"})
+POLAR_INTENTS = {"affirm": YES, "deny": NO}
+FIND_ADMIN = "find_directory_admin"
+# Answers about Directory Administrators that a "who is ours?" question is not asking for.
+_ABOUT_ADMINS = frozenset({"ese_data_tool_access", "ese_directory_admin_role"})
+_LOGIN_TROUBLE = frozenset({"cant_log_in"})
+LOGIN_INCORRECT = "login_incorrect"
+_LOGIN_FLOWS = frozenset({LOGIN_INCORRECT, "cant_log_in", *RECOVERY_FLOWS, "reactivate_account",
+                          "human_handoff"})
+# Answers about choosing or changing a password or user name, for someone who can log in: "I
+# forgot my massone username", "I need a new password" are not asking them.
+_SETTING_ANSWERS = frozenset({"ese_change_password", "massone_change_password",
+                              "massone_choose_username", "ese_username_cannot_change"})
+SHORT_STOP = 3  # words: "nvm", "never mind", "forget it"
+GREETING_LENGTH = 12  # words: "hi, this is Mrs. Patel from the front office"
 
 
 def intent_confidence_threshold() -> float:
@@ -40,6 +63,13 @@ def intent_confidence_threshold() -> float:
 def faq_confidence_threshold() -> float:
     """Below this ResponseSelector confidence an FAQ prediction is treated as not understood."""
     return float(os.environ.get("FAQ_CONFIDENCE_THRESHOLD", "0.5"))
+
+
+def faq_confidence_threshold_named() -> float:
+    """The same for a message that names one of our systems, applications or terms (the entity
+    ruler found it): the topic is plainly ours and only which answer is less certain, so the
+    likeliest one is given sooner. Out-of-scope questions rarely name them."""
+    return float(os.environ.get("FAQ_CONFIDENCE_THRESHOLD_NAMED", "0.2"))
 
 
 @dataclass(frozen=True)
@@ -54,19 +84,111 @@ class Understanding:
 
 def understand(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     """Classify a Rasa parse result (`tracker.latest_message` or `/model/parse` output)."""
-    understood = _classified(parse, kb)
-    return _small_talk_named(parse, _person_asked(parse, _recovery_named(parse, understood)))
+    understood = _recovery_named(parse, _classified(parse, kb))
+    understood = _words_agree(parse, _person_asked(parse, understood), kb)
+    understood = _admin_asked(parse, _not_ours(parse, understood, kb))
+    understood = _login_rejected(parse, understood)
+    return _small_talk_named(parse, understood)
 
 
 def _small_talk_named(parse: dict[str, Any], understood: Understanding) -> Understanding:
-    """A short message the model was unsure of that plainly reads as thanks, goodbye, yes or
-    no is conversation, not out of scope (bot/dialogue/reading.py's word lists)."""
+    """A message the model was unsure of that plainly reads as small talk (bot/dialogue/
+    reading.py's word lists): a short thanks, goodbye, yes or no; a greeting that asks nothing
+    yet; a question about the bot; a bare date (an answer to a question)."""
     text = str(parse.get("text") or "")
-    unsure = understood.kind == "fallback" and understood.confidence < CONFIDENT
-    if not unsure or len(words(text)) > SHORT_MESSAGE or text.startswith("/"):
+    unsure = understood.kind == "fallback" or understood.intent == "human_handoff"
+    if not unsure or understood.confidence >= CONFIDENT or text.startswith("/"):
         return understood
-    named = closing(text) or {YES: "affirm", NO: "deny"}.get(polarity(text) or "")
+    found = words(text)
+    named = None
+    if asks_if_bot(text):
+        named = "bot_challenge"
+    elif understood.kind != "fallback":
+        return understood
+    elif len(found) <= SHORT_MESSAGE:
+        named = closing(text) or {YES: "affirm", NO: "deny"}.get(polarity(text) or "")
+    if not named and greets(text) and len(found) <= GREETING_LENGTH:
+        named = "greet"
+    if not named and _is_date(text):
+        named = "inform"
     return Understanding("other", named, confidence=understood.confidence) if named else understood
+
+
+def _is_date(text: str) -> bool:
+    try:
+        parse_spoken_birth_date(text.strip(" .!"))
+    except ValueError:
+        return False
+    return True
+
+
+def _words_agree(parse: dict[str, Any], understood: Understanding,
+                 kb: KnowledgeBase) -> Understanding:
+    """Conversation intents are short, plain replies: where their words say otherwise, the
+    words win. A yes or no that the words contradict is turned round; a long message with no
+    yes or no in it is not one; a system choice must name or point to a system; a short
+    "nvm" is a stop."""
+    text = str(parse.get("text") or "")
+    if understood.kind not in ("other", "fallback") or text.startswith("/"):
+        return understood
+    found = words(text)
+    confidence = understood.confidence
+    if understood.intent in ("choose_system", "inform", "nlu_fallback") and \
+            len(found) <= SHORT_STOP and is_stop(text):
+        return Understanding("other", "stop", confidence=confidence)
+    if understood.kind == "fallback":
+        return understood
+    expected = POLAR_INTENTS.get(understood.intent)
+    if expected:
+        said = polarity(text)
+        if said is None and len(found) > SHORT_MESSAGE:
+            return Understanding("fallback", understood.intent, confidence=confidence)
+        if said is not None and said != expected and len(found) <= SHORT_MESSAGE:
+            named = "affirm" if said == YES else "deny"
+            return Understanding("other", named, confidence=confidence)
+    if understood.intent == "choose_system" and \
+            chosen_system(text, parse.get("entities") or [], kb) is None:
+        return Understanding("fallback", understood.intent, confidence=confidence)
+    return understood
+
+
+def _not_ours(parse: dict[str, Any], understood: Understanding,
+              kb: KnowledgeBase) -> Understanding:
+    """"I can't get into my school outlook email, can you reset that password?": a login
+    problem with a system that is not ours is out of scope, however much it sounds like ours."""
+    text = str(parse.get("text") or "")
+    ours = understood.kind in ("flow", "faq") or understood.intent in _LOGIN_TROUBLE
+    if not ours or text.startswith("/") or not names_other_system(text) or \
+            _names_ours(parse, kb):
+        return understood
+    return Understanding("fallback", "out_of_scope", confidence=understood.confidence)
+
+
+def _login_rejected(parse: dict[str, Any], understood: Understanding) -> Understanding:
+    """"The DESE portal has said 'invalid login' for four days": a refused login, whatever
+    answer the model leaned to, unless it already named a login problem."""
+    text = str(parse.get("text") or "")
+    if understood.intent in _LOGIN_FLOWS or understood.answer_id in _LOGIN_FLOWS or \
+            text.startswith("/") or not says_login_rejected(text):
+        return understood
+    if understood.kind == "fallback" and understood.intent == "out_of_scope":
+        return understood  # "my outlook password is wrong" (_not_ours)
+    if understood.kind in ("fallback", "other") or understood.confidence < CONFIDENT:
+        return Understanding("flow", LOGIN_INCORRECT, LOGIN_INCORRECT, CONFIDENT)
+    return understood
+
+
+def _admin_asked(parse: dict[str, Any], understood: Understanding) -> Understanding:
+    """"who do I ask to get added to MDCS? need our directory admin": asking who the
+    administrator is starts the lookup, rather than explaining what one does."""
+    text = str(parse.get("text") or "")
+    if understood.answer_id == FIND_ADMIN or text.startswith("/") or \
+            not asks_who_the_admin_is(text):
+        return understood
+    if understood.kind in ("fallback", "other") or understood.answer_id in _ABOUT_ADMINS or \
+            understood.confidence < CONFIDENT:
+        return Understanding("flow", FIND_ADMIN, FIND_ADMIN, CONFIDENT)
+    return understood
 
 
 def _person_asked(parse: dict[str, Any], understood: Understanding) -> Understanding:
@@ -82,14 +204,16 @@ def _person_asked(parse: dict[str, Any], understood: Understanding) -> Understan
 
 def _recovery_named(parse: dict[str, Any], understood: Understanding) -> Understanding:
     """What the words say was forgotten ("my user name is x and I forgot my password") decides
-    between the two recovery flows, and names one the model was unsure about."""
+    between the two recovery flows, names one the model was unsure about, and wins over an
+    answer about choosing or changing one ("I need a new massone password")."""
     text = str(parse.get("text") or "")
     item = forgotten_item(text)
     if item is None or text.startswith("/"):
         return understood
     if understood.answer_id in RECOVERY_FLOWS or (
         understood.kind in ("fallback", "other") and understood.intent not in _NOT_RECOVERY
-    ):
+    ) or (understood.answer_id in _SETTING_ANSWERS and "change" not in words(text)
+          and not compares(text)):
         return Understanding("flow", item, item, max(understood.confidence, CONFIDENT))
     return understood
 
@@ -103,12 +227,21 @@ def _classified(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
         return Understanding("fallback", intent, confidence=confidence)
     if intent == FAQ_INTENT or intent.startswith(FAQ_INTENT + "/"):
         faq_id, faq_confidence = _selected_faq(parse, intent)
-        if faq_id not in kb.entries or faq_confidence < faq_confidence_threshold():
+        threshold = faq_confidence_threshold_named() if _names_ours(parse, kb) \
+            else faq_confidence_threshold()
+        if faq_id not in kb.entries or faq_confidence < threshold:
             return Understanding("fallback", intent, confidence=faq_confidence)
         return Understanding("faq", intent, faq_id, faq_confidence)
     if intent in kb.entries:
         return Understanding("flow", intent, intent, confidence)
     return Understanding("other", intent, confidence=confidence)
+
+
+def _names_ours(parse: dict[str, Any], kb: KnowledgeBase) -> bool:
+    """Whether the message names one of our systems, applications or terms."""
+    return any(entity.get("entity") in SYSTEM_ENTITIES and
+               kb.system_of_mention(str(entity.get("value", ""))) is not None
+               for entity in parse.get("entities") or [])
 
 
 def _is_payload(parse: dict[str, Any]) -> bool:

@@ -502,14 +502,11 @@ class Target:
 def process_label(args: Sequence[str]) -> str:
     """A short name for a process from its command line: rasa:5005, actions:5055, web:8000..."""
     args = [str(arg) for arg in args]
-    roles = {"rasa_sdk": "actions", "bot.web": "web", "bot.mail.worker": "mailer",
+    roles = {"rasa_sdk": "actions", "bot.ops.action_server": "actions",
+             "bot.ops.rasa_server": "rasa", "bot.web": "web", "bot.mail.worker": "mailer",
              "bot.mail.catcher": "mailcatcher"}
     if args and (Path(args[0]).name == "nginx" or args[0].startswith("nginx:")):
         label = "nginx"
-    elif "-m" in args[:-1] and args[args.index("-m") + 1] == "bot.ops.quiet":
-        return process_label([args[0], "-m", *args[args.index("-m") + 2:]])
-    elif "-m" in args[:-1] and args[args.index("-m") + 1] == "rasa" and "run" in args:
-        label = "rasa"
     elif "-m" in args[:-1]:
         module = args[args.index("-m") + 1]
         label = roles.get(module, module)

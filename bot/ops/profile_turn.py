@@ -5,12 +5,16 @@ HTTP API's `/model/parse`); the custom action alone (a direct call to the action
 `/webhook` with the tracker Rasa would send); and one database write of the kind a ticket makes
 (`TicketService.submit` on DATABASE_URL). What remains of the turn is Rasa's own work: the
 policies, the tracker store and the HTTP handling.
+
+The API's token and the action server's secret are those `make run` keeps in var/ (or
+RASA_API_TOKEN and ACTION_SERVER_SECRET when set).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -20,15 +24,16 @@ from collections.abc import Callable
 
 from bot.db import make_engine, session_factory
 from bot.ops.stats import percentile
-from bot.settings import Settings
+from bot.settings import ACTION_SECRET_HEADER, VAR, Settings, kept_secret
 from bot.tickets.service import TicketRequest, TicketService
 
 QUESTION = "does massone cost anything?"
 
 
-def post(url: str, body: dict) -> dict | list:
+def post(url: str, body: dict, headers: dict[str, str] | None = None) -> dict | list:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        url, data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
@@ -50,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actions", default="http://127.0.0.1:5055")
     parser.add_argument("--rounds", type=int, default=50)
     args = parser.parse_args(argv)
+    token = os.environ.get("RASA_API_TOKEN") or kept_secret(VAR / "rasa_api_token")
+    secret = {ACTION_SECRET_HEADER: os.environ.get("ACTION_SERVER_SECRET")
+              or kept_secret(VAR / "action_server_secret")}
+    parse_url = f"{args.rasa}/model/parse?token={token}"
 
-    parse = post(f"{args.rasa}/model/parse", {"text": QUESTION})
+    parse = post(parse_url, {"text": QUESTION})
     action_call = {
         "next_action": "action_answer",
         "sender_id": "profile",
@@ -74,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parts = {
         "whole REST turn": lambda: post(f"{args.rasa}/webhooks/rest/webhook",
                                         {"sender": uuid.uuid4().hex, "message": QUESTION}),
-        "NLU (/model/parse)": lambda: post(f"{args.rasa}/model/parse", {"text": QUESTION}),
-        "custom action (action server)": lambda: post(f"{args.actions}/webhook", action_call),
+        "NLU (/model/parse)": lambda: post(parse_url, {"text": QUESTION}),
+        "custom action (action server)": lambda: post(f"{args.actions}/webhook", action_call,
+                                                      secret),
         "ticket write (database)": ticket,
     }
     medians = {}

@@ -1,5 +1,5 @@
-"""`python -m bot.ops.quiet MODULE ARGS...`: a module's command line (`rasa`, `rasa_sdk`) without
-third-party deprecation warnings, so a terminal shows the bot's own lines.
+"""Third-party deprecation warnings dropped where our server processes start
+(`bot.ops.rasa_server`, `bot.ops.action_server`), so a terminal shows the bot's own lines.
 
 Rasa's dependencies print some forty deprecation warnings before its first line of its own
 (pyparsing, click, pkg_resources, SQLAlchemy 2.0 notices...), and warning filters cannot stop
@@ -10,8 +10,6 @@ shown; every other warning is shown as before.
 
 from __future__ import annotations
 
-import runpy
-import sys
 import warnings
 from typing import Any, TextIO
 
@@ -26,14 +24,6 @@ def _show_unless_deprecated(message: Warning | str, category: type[Warning], fil
     return _show(message, category, filename, lineno, file, line)
 
 
-def main() -> None:
-    if len(sys.argv) < 2:
-        sys.exit("usage: python -m bot.ops.quiet MODULE [ARGS...]")
-    module, *args = sys.argv[1:]
+def drop_deprecation_warnings() -> None:
+    """From now on, this process shows no DeprecationWarning or PendingDeprecationWarning."""
     warnings.showwarning = _show_unless_deprecated
-    sys.argv = [module, *args]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
-
-
-if __name__ == "__main__":
-    main()

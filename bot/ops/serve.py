@@ -5,11 +5,18 @@ default's SMTP relay, writing each mail to var/mail/), the outbox worker, the in
 listener (users' replies by e-mail), the web app (reset page), the action server and the Rasa
 server. Tests use `Stack` to run the same processes on
 free ports with a database of their own.
+
+Every process listens on 127.0.0.1. The action server (`bot.ops.action_server`) answers only
+requests carrying the shared secret ACTION_SERVER_SECRET, which the Rasa server sends from its
+endpoints file; the Rasa server's HTTP API needs the token RASA_API_TOKEN (`bot.ops.rasa_server`).
+Both are random per stack unless set; `make run` keeps them in var/ so that `rasa shell` and
+the measuring commands can use them.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,14 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.mail.inbound import tagged_address
-from bot.settings import ROOT, Settings
+from bot.settings import ACTION_SECRET_HEADER, ROOT, VAR, Settings, kept_secret
 
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_MODEL = ROOT / "models" / "helpdesk.tar.gz"
 MAIL_DIR = ROOT / "var" / "mail"
 # The environment of every process started here: TensorFlow's start-up chatter and SQLAlchemy's
-# 2.0 notice (about Rasa's own models) off; Rasa and the action server also run under
-# `bot.ops.quiet`, which drops third-party deprecation warnings, so the terminal shows our lines.
+# 2.0 notice (about Rasa's own models) off; Rasa and the action server also drop third-party
+# deprecation warnings as they start (`bot.ops.quiet`), so the terminal shows our lines.
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
          "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
@@ -63,6 +70,13 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None
     _wait_until(listening, f"port {port}", process, timeout)
 
 
+def action_endpoint_yaml(url: str) -> str:
+    """The `action_endpoint` of a Rasa endpoints file: the action server's URL and the shared
+    secret, which Rasa reads from its environment (ACTION_SERVER_SECRET) when it starts."""
+    return (f'action_endpoint:\n  url: "{url}"\n  headers:\n'
+            f'    {ACTION_SECRET_HEADER}: ${{ACTION_SERVER_SECRET}}\n')
+
+
 def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
     def answers() -> bool:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -77,6 +91,8 @@ class Stack:
 
     `env` adds settings (DATABASE_URL...) for every process; with `mail_dir` None, no mail
     catcher runs and the worker delivers to the SMTP relay configured in the environment.
+    ACTION_SERVER_SECRET and RASA_API_TOKEN come from `env`, else the environment, else are
+    made up for this stack; `api_url` gives an API address with the token.
     """
 
     def __init__(
@@ -104,6 +120,8 @@ class Stack:
             "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
             **(env or {}),
         }
+        for name in ("ACTION_SERVER_SECRET", "RASA_API_TOKEN"):
+            self.env.setdefault(name, os.environ.get(name) or secrets.token_urlsafe(32))
         if mail_dir is not None:
             self.env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port))
         self.processes: list[subprocess.Popen] = []
@@ -112,6 +130,21 @@ class Stack:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def api_token(self) -> str:
+        return self.env["RASA_API_TOKEN"]
+
+    @property
+    def endpoints(self) -> Path:
+        """The Rasa endpoints file of this stack (`rasa test` against its action server needs
+        it, with ACTION_SERVER_SECRET from `env`)."""
+        return Path(self._workdir.name) / "endpoints.yml"
+
+    def api_url(self, path: str, base: str | None = None) -> str:
+        """`path` of the Rasa HTTP API (of the server at `base`), with the token."""
+        separator = "&" if "?" in path else "?"
+        return f"{base or self.url}{path}{separator}token={self.api_token}"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         env = {**os.environ, **QUIET, "PYTHONPATH": str(ROOT), **self.env}
@@ -129,10 +162,8 @@ class Stack:
     def start(self, timeout: float = 180) -> Stack:
         if not self.model.exists():
             raise FileNotFoundError(f"no trained model at {self.model}: run `make train`")
-        endpoints = Path(self._workdir.name) / "endpoints.yml"
-        endpoints.write_text(
-            f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
-        )
+        endpoints = self.endpoints
+        endpoints.write_text(action_endpoint_yaml(f"http://127.0.0.1:{self.action_port}/webhook"))
         python = str(VENV_BIN / "python")
         if self.mail_dir is not None:
             catcher = self._spawn(
@@ -146,15 +177,14 @@ class Stack:
         )
         web = self._spawn("web", [python, "-m", "bot.web", "--port", str(self.web_port)])
         actions = self._spawn(
-            "actions",
-            [python, "-m", "bot.ops.quiet", "rasa_sdk", "--actions", "actions",
-             "--port", str(self.action_port)],
+            "actions", [python, "-m", "bot.ops.action_server", "--port", str(self.action_port)]
         )
         rasa = self._spawn(
             "rasa",
-            [python, "-m", "bot.ops.quiet", "rasa", "run", "--enable-api",
-             "--interface", "127.0.0.1", "--port", str(self.rasa_port), "--model", str(self.model),
-             "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
+            [python, "-m", "bot.ops.rasa_server", "run", "--enable-api",
+             "--interface", "127.0.0.1", "--port", str(self.rasa_port),
+             "--model", str(self.model), "--credentials", "credentials.yml",
+             "--endpoints", str(endpoints)],
         )
         try:
             if self.mail_dir is not None:
@@ -162,7 +192,7 @@ class Stack:
             _wait_for_port(self.inbound_port, receiver, timeout)
             _wait_for_port(self.web_port, web, timeout)
             _wait_for(f"http://127.0.0.1:{self.action_port}/health", actions, timeout)
-            _wait_for(f"{self.url}/status", rasa, timeout)
+            _wait_for(self.api_url("/status"), rasa, timeout)
         except Exception:
             self.stop()
             raise
@@ -186,14 +216,18 @@ HOW_TO_CHAT = """
 The help-desk bot is running (Ctrl-C stops it).
   Help pages with the chat: http://127.0.0.1:{web_port}/
   Agents' console: http://127.0.0.1:{web_port}/console (demo agent: see above)
+  Live chats: http://127.0.0.1:{web_port}/console/live ("I'm available", then ask the chat
+    for a person in the desk's hours: Monday-Friday 8-4 Eastern, or LIVE_CHAT_HOURS=always)
   Rasa server (REST + socketio, HTTP API on loopback): http://127.0.0.1:{rasa_port}
-  Action server: http://127.0.0.1:{action_port}
+    (the API takes ?token=$(cat var/rasa_api_token))
+  Action server (only for the Rasa server: a shared secret): http://127.0.0.1:{action_port}
   Password-reset page: http://127.0.0.1:{web_port}/reset/<token from the e-mail>
   E-mails (local mail catcher on port {smtp_port}): {mail_dir}/*.eml, also printed here
   Replies by e-mail (SMTP listener on port {inbound_port}): to {reply_address}
     from the ticket's contact address; or a mailbox file: .venv/bin/helpdesk mail ingest FILE
 
-Chat from a terminal:   .venv/bin/rasa shell --port 5006
+Chat from a terminal:
+  ACTION_SERVER_SECRET=$(cat var/action_server_secret) .venv/bin/rasa shell --port 5006
 Or over REST:
   curl -s localhost:{rasa_port}/webhooks/rest/webhook \\
        -d '{{"sender":"a","message":"does massone cost anything?"}}'
@@ -227,7 +261,11 @@ def run_until_interrupted(stack: Stack, starting: str, banner: Callable[[], str]
 
 
 def main() -> int:
-    stack = Stack()
+    stack = Stack(env={
+        "ACTION_SERVER_SECRET": os.environ.get("ACTION_SERVER_SECRET")
+        or kept_secret(VAR / "action_server_secret"),
+        "RASA_API_TOKEN": os.environ.get("RASA_API_TOKEN") or kept_secret(VAR / "rasa_api_token"),
+    })
     reply_address = tagged_address(Settings.from_env().inbound.address, "HD-<year>-<number>")
     return run_until_interrupted(
         stack, "Starting the action server and the Rasa server (about 30 s)...",

@@ -15,6 +15,8 @@ raw answer in `request_answer`). `redact_events` returns the events as they may 
   current state. The current value is kept only while a form is active, because the running
   form needs it in the next turn (the tracker is read back from the store every turn); once the
   form is done, stopped or abandoned by a new session, the value is stored as None as well.
+* **Passwords** typed in any message ("my password is ...") are hidden
+  (`bot.privacy.passwords`); the chat channels hide them on arrival already.
 * **Elsewhere.** Any collected value that shows up in another message (the read-back of a
   ticket's facts, the address a confirmation went to, a name typed in the opening message) is
   replaced there by what it was ("[e-mail]", "[detail]").
@@ -32,6 +34,8 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
+
+from bot.privacy.passwords import hide_passwords
 
 # What a message answering each slot becomes, and what the slot's values become elsewhere.
 ANSWER_LABELS = {
@@ -190,7 +194,7 @@ def _user(
         new_text = f"/{intent}" if _PAYLOAD.match(text) and intent else label
         entities: list[Any] = []
     else:
-        new_text = _replace_quoted(text, quoted)
+        new_text = hide_passwords(_replace_quoted(text, quoted))[0]
         entities = (event.get("parse_data") or {}).get("entities") or []
         if new_text != text:
             entities = []  # their values come from the text

@@ -24,6 +24,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.models import (
     Conversation,
+    LiveChat,
     Rating,
     RecoveryAttempt,
     TicketStatusCheck,
@@ -43,6 +44,7 @@ APP_ROWS = {
     "unanswered messages": UnansweredMessage.created_at,
     "ticket status lookups": TicketStatusCheck.created_at,
     "recovery attempts": RecoveryAttempt.created_at,
+    "live chats": LiveChat.created_at,  # their messages go with them (ON DELETE CASCADE)
 }
 
 

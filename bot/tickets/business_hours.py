@@ -19,11 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# English names, independent of the process locale (which strftime's %A and %B would follow).
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTH_NAMES = (
-    "January February March April May June July August September October November December"
-).split()
+from bot.dates import DAY_NAMES, clock, day_and_date
+
 MONDAY, THURSDAY = 0, 3
 
 
@@ -66,16 +63,6 @@ def massachusetts_holidays(year: int) -> dict[date, str]:
     """
     both = _holidays_of(year) + _holidays_of(year + 1)
     return {day: name for day, name in both if day.year == year}
-
-
-def _clock(t: time) -> str:
-    """A time of day as chat text: "8:00 am", "4:00 pm", "12:30 pm"."""
-    return f"{t.hour % 12 or 12}:{t.minute:02d} {'am' if t.hour < 12 else 'pm'}"
-
-
-def _day(d: date) -> str:
-    """A date as chat text: "Friday, November 27"."""
-    return f"{DAY_NAMES[d.weekday()]}, {MONTH_NAMES[d.month - 1]} {d.day}"
 
 
 @dataclass(frozen=True)
@@ -150,21 +137,21 @@ class BusinessHours:
             names = f"{DAY_NAMES[days[0]]}-{DAY_NAMES[days[-1]]}"
         else:
             names = ", ".join(DAY_NAMES[d] for d in days)
-        return f"{names}, {_clock(self.opens)}-{_clock(self.closes)} {self.zone_label}"
+        return f"{names}, {clock(self.opens)}-{clock(self.closes)} {self.zone_label}"
 
     def expectation_text(self, now: datetime) -> str:
         """Chat text for a user who asked for a person: is the desk open, when is a reply due."""
         local = self.local(now)
         due = self.expected_reply(local)
-        expect = f"Expect an answer by {_clock(self.closes)} on {_day(due)}."
+        expect = f"Expect an answer by {clock(self.closes)} on {day_and_date(due)}."
         if self.is_open(local):
             return f"The help desk is open now ({self.describe()}). {expect}"
         holiday = self.holiday(local.date()) if local.weekday() in self.days else None
         closed = f"closed today for {holiday}" if holiday else "closed now"
         opening = self.next_opening(local)
         return (
-            f"The help desk is {closed}; it opens again {_day(opening)} at "
-            f"{_clock(self.opens)} {self.zone_label}. {expect}"
+            f"The help desk is {closed}; it opens again {day_and_date(opening)} at "
+            f"{clock(self.opens)} {self.zone_label}. {expect}"
         )
 
 

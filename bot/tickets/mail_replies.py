@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +36,8 @@ from bot.mail.inbound import InboundMail, UnreadableMail, address_tag, read_mail
 from bot.mail.outbox import as_utc, utc_now
 from bot.models import Ticket, TicketEvent
 from bot.settings import InboundMailSettings
-from bot.tickets.service import OPEN, format_reference, parse_reference
+from bot.tickets.references import find_reference, format_reference, parse_reference
+from bot.tickets.service import OPEN
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,6 @@ REOPENED_FROM = ("waiting_on_user", "resolved")
 MAX_ANSWER_CHARS = 10_000
 MAX_ATTACHMENTS_LISTED = 50
 MAX_SUBJECT_CHARS = 200
-# A reference anywhere in a subject ("Re: About your help desk request HD-2026-000123").
-_REFERENCE_IN_TEXT = re.compile(r"\bHD[\s_-]*[0-9]{4}[\s_-]*[0-9]{1,10}\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -143,11 +141,8 @@ class MailReplies:
             parsed = parse_reference(tag) if tag else None
             if parsed is not None:
                 return format_reference(*parsed)
-        for match in _REFERENCE_IN_TEXT.finditer(mail.subject):
-            parsed = parse_reference(match.group())
-            if parsed is not None:
-                return format_reference(*parsed)
-        return None
+        # anywhere in the subject ("Re: About your help desk request HD-2026-000123")
+        return find_reference(mail.subject)
 
     def _attach(
         self, session: Session, reference: str, mail: InboundMail, data: bytes, via: str

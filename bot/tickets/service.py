@@ -3,10 +3,19 @@
 * A submission is idempotent: its key (a SHA-256 of the conversation, the kind, the system, the
   contact e-mail and the facts) is stored, unique, on the ticket event it caused, so a retried
   action or a double-submitted form returns the first answer and changes nothing.
-* One open ticket per contact e-mail and kind: a new request while one is open adds its facts
-  to it ("facts_added") instead of opening a second.
+* A contact e-mail address is typed, never verified, so it proves nothing: a request is added
+  to an open ticket ("facts_added") only when that ticket was filed from the same
+  conversation. A request for an address with an open ticket of the same kind filed elsewhere
+  gets a ticket of its own, flagged to agents as a possible duplicate
+  (`Ticket.possible_duplicate_of`); the other ticket is neither changed nor named to the user.
+* Confirmations go to that unverified address, so they carry no text the user typed (only the
+  reference, the kind of request, the system and the labels of what changed): the bot cannot
+  be used to send someone else a message under the agency's address.
 * Submissions are limited per conversation and per contact e-mail, status checks per
-  conversation (references are guessable, so every check is recorded).
+  conversation, per reference and per e-mail address asked about (references are guessable,
+  so every check is recorded; a new conversation does not reset the counts); every limit is
+  counted under a lock on its keys (`bot.limits.serialise`), so racing requests cannot pass it.
+  Submissions stop too when the hourly ceiling of queued mail is reached.
 * Mails go through the outbox in the same transaction as the ticket.
 * Logs name ticket ids, kinds and outcomes only: never addresses, names or facts.
 
@@ -19,18 +28,19 @@ import hashlib
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.dates import long_date
 from bot.knowledge.contacts import help_desk_phrase
 from bot.knowledge.entries import load_knowledge
+from bot.limits import mails_in_last_hour, plain_key, serialise
 from bot.mail.outbox import as_utc, enqueue, utc_now
 from bot.models import (
     OPEN_TICKET_STATUSES,
@@ -42,6 +52,12 @@ from bot.models import (
     TicketStatusCheck,
 )
 from bot.tickets.kinds import load_request_kinds
+from bot.tickets.references import (  # noqa: F401 - the grammar, re-exported for callers
+    MAX_TICKET_ID,
+    find_reference,
+    format_reference,
+    parse_reference,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +71,6 @@ NOT_GIVEN = "(not given)"
 # The transcript entry put between the parts of a ticket's transcript from different chats.
 SEPARATOR = "separator"
 SEPARATOR_TEXT = "(a later conversation)"
-MAX_TICKET_ID = 2**31 - 1  # an INTEGER column: a larger id cannot exist (nor be queried)
-_REFERENCE = re.compile(r"HD[\s_-]*([0-9]{4})[\s_-]*([0-9]{1,10})", re.IGNORECASE)
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
 
 
 @dataclass(frozen=True)
@@ -98,27 +111,12 @@ class TicketLimits:
     submissions_per_contact: int = 5
     submission_window: timedelta = timedelta(hours=24)
     status_checks_per_conversation: int = 10
+    status_checks_per_target: int = 10  # per reference, and per e-mail address, asked about
     status_check_window: timedelta = timedelta(hours=1)
+    mails_per_hour: int = 1000  # every queued mail together (MAIL_PER_HOUR)
 
 
 # ------------------------------------------------------------------------- references
-def format_reference(year: int, ticket_id: int) -> str:
-    """"HD-2026-000123": the year the ticket was created and its id."""
-    return f"HD-{year}-{ticket_id:06d}"
-
-
-def parse_reference(text: str) -> tuple[int, int] | None:
-    """(year, id) from " hd-2026-123 ", "HD 2026 000123" or "HD2026000123"; None if malformed."""
-    normal = unicodedata.normalize("NFKC", text).translate(_DASHES).strip()
-    match = _REFERENCE.fullmatch(normal)
-    if match is None:
-        return None
-    year, ticket_id = int(match.group(1)), int(match.group(2))
-    if year < 1 or not 1 <= ticket_id <= MAX_TICKET_ID:
-        return None
-    return year, ticket_id
-
-
 def reference_of(ticket: Ticket) -> str:
     """The ticket's reference, its year taken in UTC (PostgreSQL may return another zone)."""
     return format_reference(as_utc(ticket.created_at).year, ticket.id)
@@ -141,6 +139,9 @@ def kind_title(kind: str) -> str:
     return found.title if found is not None else kind
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def labelled_facts(kind: str, facts: dict[str, str]) -> list[tuple[str, str]]:
     """(label, value) pairs in the kind's asking order, unknown fields last under their name."""
     found = load_request_kinds().get(kind)
@@ -152,8 +153,16 @@ def labelled_facts(kind: str, facts: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def shown(value: str) -> str:
-    """A fact's value as shown to people: "(not given)" when the user didn't know."""
-    return value if value else NOT_GIVEN
+    """A fact's value as shown to people: "(not given)" when the user didn't know, a date
+    (stored as 2026-12-01) as "December 1, 2026"."""
+    if not value:
+        return NOT_GIVEN
+    if _ISO_DATE.fullmatch(value):
+        try:
+            return long_date(date.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
 
 
 def _email_key(address: str) -> str:
@@ -210,7 +219,8 @@ class TicketService:
         self._clock = clock
 
     def submit(self, conversation_id: str, request: TicketRequest) -> Submission:
-        """File `request`: a new ticket, or its facts added to the contact's open one.
+        """File `request`: a new ticket, or its facts added to the open one of its kind that
+        this conversation filed.
 
         Idempotent: the same request again (same key) returns the first Submission and
         changes nothing, even when two race (the unique key decides, the loser replays).
@@ -220,6 +230,8 @@ class TicketService:
         now = self._now()
         try:
             with self._sessions() as session, session.begin():
+                serialise(session, f"tickets:conversation:{conversation_id}",
+                          plain_key("tickets:contact", _email_key(request.contact_email)))
                 stored = self._stored(session, key)
                 if stored is not None:
                     log.info("ticket submission repeated: outcome=%s", stored.outcome)
@@ -227,11 +239,16 @@ class TicketService:
                 if self._submissions_limited(session, conversation_id, request, now):
                     log.info("ticket submission: kind=%s outcome=%s", request.kind, RATE_LIMITED)
                     return Submission(RATE_LIMITED, None)
-                ticket = self._open_ticket(session, request)
-                if ticket is None:
-                    ticket = self._create(session, conversation_id, request, key, now)
+                open_tickets = self._open_tickets(session, request)
+                own = next((ticket for ticket in open_tickets
+                            if ticket.conversation_id == conversation_id), None)
+                if own is None:
+                    duplicate_of = open_tickets[0].id if open_tickets else None
+                    ticket = self._create(session, conversation_id, request, key, now,
+                                          duplicate_of)
                     outcome = CREATED
                 else:
+                    ticket = own
                     self._add(session, ticket, conversation_id, request, key, now)
                     outcome = ADDED
                 session.flush()  # a concurrent twin's key surfaces here as IntegrityError
@@ -249,20 +266,35 @@ class TicketService:
     def status(self, conversation_id: str, reference: str, contact_email: str) -> StatusResult:
         """The ticket's status if the reference and the contact e-mail both match it.
 
-        Every check is recorded; past the limit the answer is RATE_LIMITED. A malformed or
-        unknown reference, another year or another e-mail all give the same NOT_FOUND.
+        Every check is recorded; past a limit (this conversation's checks, or the checks of
+        this reference or this e-mail address from any conversation) the answer is
+        RATE_LIMITED. A malformed or unknown reference, another year or another e-mail all
+        give the same NOT_FOUND.
         """
         parsed = parse_reference(reference)
         year, ticket_id = parsed if parsed is not None else (0, 0)  # id 0 never exists
+        reference_key = plain_key("reference", format_reference(year, ticket_id))
+        email_key = plain_key("email", _email_key(contact_email))
         now = self._now()
         with self._sessions() as session, session.begin():
-            checks = session.execute(
-                select(func.count(TicketStatusCheck.id)).where(
-                    TicketStatusCheck.conversation_id == conversation_id,
-                    TicketStatusCheck.created_at > now - self.limits.status_check_window,
-                )
-            ).scalar_one()
-            limited = checks >= self.limits.status_checks_per_conversation
+            serialise(session, f"status:conversation:{conversation_id}",
+                      f"status:{reference_key}", f"status:{email_key}")
+            since = now - self.limits.status_check_window
+
+            def checks(*where: Any) -> int:
+                return session.execute(
+                    select(func.count(TicketStatusCheck.id))
+                    .where(TicketStatusCheck.created_at > since, *where)
+                ).scalar_one()
+
+            limited = (
+                checks(TicketStatusCheck.conversation_id == conversation_id)
+                >= self.limits.status_checks_per_conversation
+                or checks(TicketStatusCheck.reference_key == reference_key)
+                >= self.limits.status_checks_per_target
+                or checks(TicketStatusCheck.email_key == email_key)
+                >= self.limits.status_checks_per_target
+            )
             ticket = None
             if not limited:
                 ticket = session.execute(
@@ -274,7 +306,8 @@ class TicketService:
                 and _email_key(ticket.contact_email) == _email_key(contact_email)
             )
             session.add(TicketStatusCheck(
-                conversation_id=conversation_id, found=int(found), created_at=now
+                conversation_id=conversation_id, found=int(found), created_at=now,
+                reference_key=reference_key, email_key=email_key,
             ))
             if limited:
                 log.info("ticket status check: outcome=%s", RATE_LIMITED)
@@ -356,14 +389,19 @@ class TicketService:
             .join(Ticket, Ticket.id == TicketEvent.ticket_id)
             .where(_email_column_matches(request.contact_email), *counted)
         ).scalar_one()
-        return (
-            by_conversation >= self.limits.submissions_per_conversation
-            or by_contact >= self.limits.submissions_per_contact
-        )
+        if by_conversation >= self.limits.submissions_per_conversation:
+            return True
+        if by_contact >= self.limits.submissions_per_contact:
+            return True
+        if mails_in_last_hour(session, now) >= self.limits.mails_per_hour:
+            log.warning("tickets: the hourly ceiling of %d mails is reached",
+                        self.limits.mails_per_hour)
+            return True
+        return False
 
     @staticmethod
-    def _open_ticket(session: Session, request: TicketRequest) -> Ticket | None:
-        """The contact's newest open ticket of this kind (row-locked on PostgreSQL).
+    def _open_tickets(session: Session, request: TicketRequest) -> list[Ticket]:
+        """The contact's open tickets of this kind, newest first (row-locked on PostgreSQL).
 
         A ticket about the other system does not count; one about no system in particular
         (or a request about none) does.
@@ -375,15 +413,13 @@ class TicketService:
         )
         if request.system is not None:
             query = query.where(or_(Ticket.system.is_(None), Ticket.system == request.system))
-        query = query.order_by(Ticket.id.desc()).limit(1).with_for_update()
-        for ticket in session.execute(query).scalars():
-            if _email_key(ticket.contact_email) == _email_key(request.contact_email):
-                return ticket
-        return None
+        query = query.order_by(Ticket.id.desc()).limit(20).with_for_update()
+        return [ticket for ticket in session.execute(query).scalars()
+                if _email_key(ticket.contact_email) == _email_key(request.contact_email)]
 
     def _create(
         self, session: Session, conversation_id: str, request: TicketRequest, key: str,
-        now: datetime,
+        now: datetime, duplicate_of: int | None = None,
     ) -> Ticket:
         ticket = Ticket(
             kind=request.kind, system=request.system, status=OPEN,
@@ -391,10 +427,13 @@ class TicketService:
             facts=json.dumps(request.facts, ensure_ascii=False),
             transcript=json.dumps(request.transcript, ensure_ascii=False),
             conversation_id=conversation_id, created_at=now, updated_at=now,
+            possible_duplicate_of=duplicate_of,
         )
         session.add(ticket)
         session.flush()  # the id makes the reference
-        detail = {"idempotency_key": key, "conversation_id": conversation_id}
+        detail: dict[str, Any] = {"idempotency_key": key, "conversation_id": conversation_id}
+        if duplicate_of is not None:
+            detail["possible_duplicate_of"] = duplicate_of
         session.add(TicketEvent(
             ticket_id=ticket.id, actor=BOT, action=ACTION_CREATED, detail=json.dumps(detail),
             conversation_id=conversation_id, idempotency_key=key, created_at=now,
@@ -426,7 +465,7 @@ class TicketService:
             detail=json.dumps(detail, ensure_ascii=False), conversation_id=conversation_id,
             idempotency_key=key, created_at=now,
         ))
-        subject, body = self._added_mail(reference_of(ticket), ticket, facts, changed)
+        subject, body = self._added_mail(reference_of(ticket), ticket, changed)
         enqueue(session, kind="ticket_updated", to_address=request.contact_email.strip(),
                 subject=subject, body=body, now=now, ticket_reference=reference_of(ticket))
 
@@ -454,12 +493,11 @@ class TicketService:
         return [*old, separator, *request.transcript]
 
     # ----------------------------------------------------------------- mail
+    # The address is unverified: nothing the user typed goes into these mails.
     @staticmethod
-    def _summary(kind: str, system: str | None, facts: dict[str, str]) -> str:
+    def _summary(kind: str, system: str | None) -> str:
         system_name = load_knowledge().system_name(system) if system else "not stated"
-        lines = [f"Request: {kind_title(kind)}", f"System: {system_name}"]
-        lines += [f"{label}: {shown(value)}" for label, value in labelled_facts(kind, facts)]
-        return "\n".join(lines)
+        return f"Request: {kind_title(kind)}\nSystem: {system_name}"
 
     @staticmethod
     def _footer(reference: str, system: str | None) -> str:
@@ -475,27 +513,25 @@ class TicketService:
         body = (
             f"Hello,\n\n"
             f"We passed your request to the help desk. Your reference is {reference}.\n\n"
-            f"{self._summary(request.kind, request.system, request.facts)}\n\n"
+            f"{self._summary(request.kind, request.system)}\n\n"
             f"{self._footer(reference, request.system)}"
         )
         return f"Your help desk request {reference}", body
 
     def _added_mail(
-        self, reference: str, ticket: Ticket, facts: dict[str, str], changed: dict[str, str]
+        self, reference: str, ticket: Ticket, changed: dict[str, str]
     ) -> tuple[str, str]:
         if changed:
-            news = "\n".join(
-                f"{label}: {shown(value)}" for label, value in labelled_facts(ticket.kind, changed)
-            )
-            news = f"New or changed:\n{news}\n\n"
+            labels = ", ".join(label for label, _ in labelled_facts(ticket.kind, changed))
+            news = f"Details added or changed: {labels}.\n\n"
         else:
             news = "Nothing in the details changed; the help desk has your new conversation.\n\n"
         body = (
             f"Hello,\n\n"
-            f"You already had an open help desk request of this kind, {reference}, so we added "
-            f"your new details to it instead of opening another one.\n\n"
+            f"We added what you told the assistant to your open help desk request {reference} "
+            f"instead of opening another one.\n\n"
             f"{news}"
-            f"The request now reads:\n{self._summary(ticket.kind, ticket.system, facts)}\n\n"
+            f"{self._summary(ticket.kind, ticket.system)}\n\n"
             f"{self._footer(reference, ticket.system)}"
         )
         return f"We added your new details to {reference}", body

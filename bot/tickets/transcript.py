@@ -4,8 +4,8 @@
 what was said. Before anything is stored, personal data is masked: the answer to a recovery
 form's question (name, date of birth, e-mail, user name) entirely, by what was asked, as the
 tracker store keeps it (`bot.privacy.redaction`), and anywhere else e-mail addresses, dates,
-telephone numbers and long digit runs (SSN-like numbers). Button payloads show their intent
-name only.
+telephone numbers and long digit runs (SSN-like numbers). A button the user chose shows its
+title ("Yes, send it"), never its payload.
 Ticket references (HD-2026-000123) are kept: they are what the help desk looks up.
 """
 
@@ -81,10 +81,46 @@ def strip_controls(text: str) -> str:
     return "".join(kept).strip()
 
 
-def _button(text: str) -> str | None:
-    """"[button: intent]" when `text` is a button payload, else None."""
+# What a person reads for a button payload whose title is not in the conversation.
+BUTTON_WORDS = {
+    "affirm": "Yes", "deny": "No", "greet": "(opened the chat)", "goodbye": "Goodbye",
+    "stop": "Stop", "retry": "Send it again", "human_handoff": "Talk to a person",
+    "forgot_password": "I forgot my password", "forgot_username": "I forgot my user name",
+    "login_incorrect": "My login doesn't work", "help": "Help",
+    "find_directory_admin": "Find my Directory Administrator",
+}
+SYSTEM_WORDS = {"ese_portal": "ESE Security Portal", "massone": "MassONE"}
+
+
+def _button(text: str, titles: dict[str, str] | None = None) -> str | None:
+    """What the user chose, as they saw it, when `text` is a button payload; else None.
+
+    The title of the button offered with that payload (`titles`, from the bot's last
+    message), masked like any text; else a plain word for the intent ("Yes" for affirm).
+    """
     payload = _PAYLOAD.fullmatch(text)
-    return f"[button: {payload.group(1)}]" if payload else None
+    if not payload:
+        return None
+    if titles and text in titles:
+        return _PERSONAL.sub(_mask_match, strip_controls(titles[text]))
+    intent = payload.group(1)
+    if intent == "choose_system":
+        system = re.search(r'"system"\s*:\s*"(\w+)"', text)
+        if system and system.group(1) in SYSTEM_WORDS:
+            return SYSTEM_WORDS[system.group(1)]
+    return BUTTON_WORDS.get(intent, "(chose an option)")
+
+
+_OLD_BUTTON = re.compile(r"\[button: ([A-Za-z_][\w-]*)\]")
+
+
+def readable(text: str) -> str:
+    """A stored transcript line as people read it: "[button: affirm]", as transcripts stored
+    before button titles were kept say, becomes "Yes"."""
+    old = _OLD_BUTTON.fullmatch(text)
+    if old is None:
+        return text
+    return BUTTON_WORDS.get(old.group(1), "(chose an option)")
 
 
 def _plausible_date(text: str) -> bool:
@@ -106,7 +142,7 @@ def _mask_match(match: re.Match[str]) -> str:
 def mask_text(text: str) -> str:
     """`text` with control characters removed and personal data masked.
 
-    A button payload ("/choose_system{...}") becomes "[button: choose_system]"; elsewhere
+    A button payload ("/affirm") becomes a plain word ("Yes"); elsewhere
     e-mail addresses, dates, telephone numbers and runs of 9 or more digits are replaced by
     "[e-mail]", "[date]", "[phone]" and "[number]".
     """
@@ -116,6 +152,15 @@ def mask_text(text: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + ELLIPSIS
+
+
+def _offered(event: dict[str, Any]) -> dict[str, str]:
+    """payload -> title of the buttons a bot event offered."""
+    data = event.get("data")
+    buttons = data.get("buttons") if isinstance(data, dict) else None
+    return {button["payload"]: button["title"] for button in buttons or []
+            if isinstance(button, dict) and isinstance(button.get("payload"), str)
+            and isinstance(button.get("title"), str)}
 
 
 def _at(event: dict[str, Any]) -> str:
@@ -137,6 +182,7 @@ def masked_transcript(
     """
     entries: list[dict[str, str]] = []
     requested: Any = None
+    titles: dict[str, str] = {}  # payload -> title of the buttons the bot offered last
     for event in events:
         kind = event.get("event")
         if kind == "slot" and event.get("name") == "requested_slot":
@@ -148,8 +194,12 @@ def masked_transcript(
             if not isinstance(raw, str) or not raw.strip():
                 continue
             raw = raw[: max_message_chars + _MASK_MARGIN]  # masking time stays bounded
+            if kind == "bot":
+                titles = _offered(event) or titles
             if kind == "user" and requested in SENSITIVE_SLOTS:
-                text = _button(strip_controls(raw)) or SENSITIVE_ANSWERS[requested]
+                text = _button(strip_controls(raw), titles) or SENSITIVE_ANSWERS[requested]
+            elif kind == "user":
+                text = _button(strip_controls(raw), titles) or mask_text(raw)
             else:
                 text = mask_text(raw)
             if text:

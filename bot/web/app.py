@@ -24,9 +24,11 @@ from bot.web import (
     console,
     console_desk,
     console_knowledge,
+    console_live,
     console_security,
     help_pages,
     reset,
+    site_pages,
 )
 from bot.web.common import (
     DEFAULT_PORT,
@@ -38,7 +40,7 @@ from bot.web.common import (
     SETTINGS_KEY,
 )
 from bot.web.reset import message_page, not_found_page, too_large_page
-from bot.web.templating import add_static_route
+from bot.web.templating import add_static_route, use_brand
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +98,16 @@ def create_app(service: RecoveryService, settings: Settings | None = None) -> we
     app[SERVICE_KEY] = service
     app[SESSIONS_KEY] = service.sessions
     app[SETTINGS_KEY] = settings or Settings.from_env()
+    use_brand(app[SETTINGS_KEY].brand)
     add_static_route(app)
     reset.add_routes(app)
     help_pages.add_routes(app)
+    site_pages.add_routes(app)
     console.add_routes(app)
     console_security.add_routes(app)
     console_desk.add_routes(app)
     console_knowledge.add_routes(app)
+    console_live.add_routes(app)
     app.on_response_prepare.append(_security_headers)
     return app
 

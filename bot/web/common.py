@@ -15,7 +15,6 @@ from bot.settings import Settings
 MAX_BODY_BYTES = 16 * 1024
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-SITE_NAME = "ESE Security Portal and MassONE help desk"
 SERVICE_KEY = web.AppKey("service", RecoveryService)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 SESSIONS_KEY = web.AppKey("sessions", sessionmaker)
@@ -26,7 +25,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     ),
 }

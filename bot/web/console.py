@@ -56,6 +56,7 @@ from bot.console.ticket_desk import (
     TicketDesk,
     TicketNotFound,
 )
+from bot.dates import date_and_time
 from bot.knowledge.entries import load_knowledge
 from bot.mail.outbox import as_utc, utc_now
 from bot.models import TICKET_KINDS, TICKET_STATUSES
@@ -152,11 +153,10 @@ def _attacher(request: web.Request) -> FaqAttacher:
 
 # ----------------------------------------------------------------- formatting for templates
 def when(moment: datetime | None) -> str:
-    """A time in the help desk's zone: "2031-05-06 09:00 EDT"."""
+    """A time in the help desk's zone, as people read it: "May 6, 2031, 9:00 am EDT"."""
     if moment is None:
         return "–"
-    local = HELP_DESK.local(as_utc(moment))
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    return date_and_time(HELP_DESK.local(as_utc(moment)))
 
 
 def when_iso(text: str) -> str:

@@ -16,6 +16,7 @@ from datetime import date
 
 from aiohttp import web
 
+from bot import dates
 from bot.console.agents import ConsoleSession
 from bot.console.knowledge_desk import KnowledgeDesk, KnowledgeEditError, known_placeholders
 from bot.knowledge.entries import load_knowledge
@@ -54,7 +55,7 @@ SHOW = {"": "Every entry", "flagged": "Only entries with signs of age"}
 
 def long_date(day: date | None) -> str:
     """"November 27, 2007"; "Never" for None."""
-    return f"{day:%B} {day.day}, {day.year}" if day else "Never"
+    return dates.long_date(day, missing="Never")
 
 
 def _desk(request: web.Request) -> KnowledgeDesk:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.knowledge.entries import Answer, KnowledgeBase, load_knowledge
 from bot.models import Rating
 from bot.services import conversation_key
-from bot.web.common import SESSIONS_KEY, SETTINGS_KEY, SITE_NAME
+from bot.web.common import SESSIONS_KEY, SETTINGS_KEY
 from bot.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,128}")
 _LINKABLE = re.compile(
     r"(?P<url>https?://[^\s<>\"']+)"
     r"|(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+    r"|(?P<phone>(?:\+?1[-. ]?)?(?:\(\d{3}\) ?|\b\d{3}[-.])\d{3}[-.]\d{4}\b)"
 )
 _TRAILING = ".,;:!?"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -54,7 +55,8 @@ class Segment:
 
 
 def link_segments(text: str) -> list[Segment]:
-    """`text` cut into plain pieces and links: http(s) URLs and e-mail addresses (mailto:)."""
+    """`text` cut into plain pieces and links: http(s) URLs, e-mail addresses (mailto:) and US
+    phone numbers (tel:)."""
     segments: list[Segment] = []
     position = 0
     for match in _LINKABLE.finditer(text):
@@ -62,6 +64,8 @@ def link_segments(text: str) -> list[Segment]:
         if match.group("url"):
             found = _strip_trailing(found)
             href = found
+        elif match.group("phone"):
+            href = tel_href(found)
         else:
             href = f"mailto:{found}"
         end = start + len(found)
@@ -74,11 +78,54 @@ def link_segments(text: str) -> list[Segment]:
     return segments
 
 
+def tel_href(number: str) -> str:
+    """"tel:+17813386600" for a US number as written ("(781) 338-6600")."""
+    digits = re.sub(r"\D", "", number)
+    return "tel:+" + ("1" + digits if len(digits) == 10 else digits)
+
+
 def _strip_trailing(url: str) -> str:
     """Drop sentence punctuation after a URL, and a closing parenthesis it did not open."""
     while url and (url[-1] in _TRAILING or (url[-1] == ")" and url.count("(") < url.count(")"))):
         url = url[:-1]
     return url
+
+
+# "Intro: A, B, C, or D." inside a sentence-ended text (a period inside a number is no end).
+_SERIES = re.compile(
+    r"(?P<lead>^|[.!?]\s+)(?P<intro>[^.!?:]{8,}:)\s+(?P<items>(?:[^.!?:;]|\.(?=\d))+?)"
+    r"\.(?:\s+|$)"
+)
+LIST_MIN_CHARS = 200  # shorter answers stay one paragraph (as in the chat)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph (`items` empty) or a paragraph followed by a list of `items`."""
+
+    segments: list[Segment]
+    items: list[list[Segment]]
+
+
+def answer_blocks(text: str) -> list[Block]:
+    """An answer as paragraphs, with a series of three or more short things ("one of these
+    browsers: A, B, C, or D.") shown as a list after its introduction, as the chat does."""
+    match = _SERIES.search(text) if len(text) >= LIST_MIN_CHARS else None
+    if match:
+        items = [part.strip() for part in match.group("items").split(",")]
+        last = re.fullmatch(r"(?:and|or)\s+(.*)", items[-1])
+        if last:
+            items[-1] = last.group(1)
+        else:
+            pair = re.fullmatch(r"(.*?)\s+(?:and|or)\s+(.*)", items[-1])
+            if pair:
+                items[-1:] = [pair.group(1), pair.group(2)]
+        if len(items) >= 3 and all(0 < len(item) <= 60 for item in items):
+            intro = text[:match.start("intro")] + match.group("intro")
+            blocks = [Block(link_segments(intro), [link_segments(item) for item in items])]
+            rest = text[match.end():].strip()
+            return blocks + (answer_blocks(rest) if rest else [])
+    return [Block(link_segments(text), [])]
 
 
 @dataclass(frozen=True)
@@ -88,6 +135,7 @@ class Question:
     id: str
     question: str
     segments: list[Segment]
+    blocks: list[Block]
 
 
 @dataclass(frozen=True)
@@ -115,7 +163,7 @@ def document_sections(kb: KnowledgeBase, document_id: str) -> list[Section]:
 
 def _question(kb: KnowledgeBase, answer: Answer) -> Question:
     return Question(answer.entry_id, kb.entries[answer.entry_id].question,
-                    link_segments(answer.text))
+                    link_segments(answer.text), answer_blocks(answer.text))
 
 
 # ----------------------------------------------------------------- headers
@@ -147,12 +195,13 @@ def content_security_policy(chat_url: str) -> str:
     )
 
 
-def _help_page(request: web.Request, template: str, **context: Any) -> web.Response:
+def help_page_response(request: web.Request, template: str, **context: Any) -> web.Response:
+    """A page with the chat, under the help pages' Content-Security-Policy."""
     chat_url = request.app[SETTINGS_KEY].chat_url
     return render(
         template,
         headers={"Content-Security-Policy": content_security_policy(chat_url)},
-        site_name=SITE_NAME, chat_url=chat_url, **context,
+        chat_url=chat_url, **context,
     )
 
 
@@ -165,7 +214,7 @@ async def index(request: web.Request) -> web.Response:
          "sections": list(document["sections"].items())}
         for document_id, document in kb.documents.items()
     ]
-    return _help_page(request, "index.html", title="Help", documents=documents)
+    return help_page_response(request, "index.html", title="Help", documents=documents)
 
 
 async def help_page(request: web.Request) -> web.Response:
@@ -176,7 +225,7 @@ async def help_page(request: web.Request) -> web.Response:
     document = kb.documents.get(document_id)
     if document is None:
         raise web.HTTPNotFound()
-    return _help_page(
+    return help_page_response(
         request, "help.html", title=document["title"],
         sections=document_sections(kb, document_id),
     )

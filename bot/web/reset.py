@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.recovery.passwords import MIN_LENGTH
 from bot.recovery.service import INVALID_TOKEN, MAX_TOKEN_LENGTH, RecoveryService
-from bot.web.common import MAX_BODY_BYTES, SERVICE_KEY, SITE_NAME
+from bot.web.common import MAX_BODY_BYTES, SERVICE_KEY
 from bot.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ _TOKEN = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TOKEN_LENGTH}}}")
 # ----------------------------------------------------------------- pages
 def _page(template: str, title: str, *, status: int = 200, **context: Any) -> web.Response:
     """A page from templates/reset/ (autoescaped: nothing in `context` is trusted as markup)."""
-    return render(template, status=status, title=title, site_name=SITE_NAME, **context)
+    return render(template, status=status, title=title, **context)
 
 
 def _message(status: int, title: str, heading: str, *sentences: str) -> web.Response:

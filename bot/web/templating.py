@@ -10,19 +10,30 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from bot.dates import long_date
+from bot.settings import Branding
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["brand"] = Branding()
+    env.filters["long_date"] = long_date
+    return env
+
+
+def use_brand(brand: Branding) -> None:
+    """Pages from now on carry `brand` (the process serves one agency: BRAND_* settings)."""
+    environment().globals["brand"] = brand
 
 
 def render(

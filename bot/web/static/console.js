@@ -98,6 +98,89 @@
     });
   }
 
+  /* Live chats: the board and one chat follow their server-sent events (console_live.py);
+     the board counts waiting chats in the title ("(1) Live chats"); a message typed in a
+     chat is posted without reloading the page. */
+  function follow(container, name, onData) {
+    var source = new EventSource(container.getAttribute("data-events"));
+    source.addEventListener(name, function (event) {
+      var data = JSON.parse(event.data);
+      var parsed = new DOMParser().parseFromString(data.html, "text/html");
+      var nodes = Array.prototype.map.call(parsed.body.childNodes, function (node) {
+        return document.importNode(node, true);
+      });
+      container.replaceChildren.apply(container, nodes);
+      onData(data);
+    });
+    source.addEventListener("ended", function () {
+      source.close();
+      var note = document.createElement("p");
+      note.setAttribute("role", "alert");
+      note.textContent = "Your session has ended: reload the page to sign in again.";
+      container.prepend(note);
+    });
+  }
+
+  function liveBoard(board) {
+    var baseTitle = document.title;
+    var announce = document.getElementById("live-announce");
+    var shown = 0;
+    follow(board, "board", function (data) {
+      document.title = data.waiting > 0 ? "(" + data.waiting + ") " + baseTitle : baseTitle;
+      if (data.waiting > shown) { announce.textContent = "A user is waiting for a live chat."; }
+      shown = data.waiting;
+    });
+  }
+
+  function liveChat(messages) {
+    var actions = document.getElementById("live-actions");
+    var form = document.getElementById("live-send");
+    var text = document.getElementById("live-text");
+    var problem = document.getElementById("live-send-problem");
+    function scrollDown() {
+      var list = messages.querySelector(".live-messages");
+      if (list) { list.scrollTop = list.scrollHeight; }
+    }
+    follow(messages, "chat", function (data) {
+      actions.hidden = !data.mine;
+      scrollDown();
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = new URLSearchParams(new FormData(form));
+      problem.textContent = "";
+      window.fetch(form.action, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "X-Requested-With": "live-chat" }
+      }).then(function (response) {
+        if (response.status === 204) {
+          text.value = "";
+          text.focus();
+        } else {
+          return response.text().then(function (why) {
+            problem.textContent = why || "The message was not sent.";
+          });
+        }
+      }).catch(function () {
+        problem.textContent = "The message was not sent: check the connection and try again.";
+      });
+    });
+    text.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    scrollDown();
+  }
+
+  var board = document.getElementById("live-board");
+  if (board && window.EventSource && window.DOMParser) { liveBoard(board); }
+  var liveMessages = document.getElementById("live-messages");
+  if (liveMessages && window.EventSource && window.DOMParser && window.fetch) {
+    liveChat(liveMessages);
+  }
+
   var live = document.getElementById("queue-live");
   if (live && window.EventSource && window.DOMParser) { liveQueue(live); }
   var canned = document.getElementById("canned-form");

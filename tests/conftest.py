@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -30,6 +31,7 @@ from bot.directory.admins_import import import_admins
 from bot.directory.cli import DEMO_ADMINS
 from bot.knowledge.entries import KnowledgeBase, load_knowledge
 from bot.ops.serve import DEFAULT_MODEL, Stack, free_port
+from bot.recovery import passwords
 from bot.recovery.accounts_import import import_accounts, read_file
 from bot.web import make_runner
 
@@ -56,6 +58,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marks.update(MODULE_MARKS.get(item.module.__name__.rpartition(".")[2], ()))
         for mark in sorted(marks):
             item.add_marker(mark)
+        if "model" in marks:
+            # Under `pytest -n N --dist loadgroup` (make test) the tests of the running stack
+            # and the cluster share one worker, one after the other: one stack is started, and
+            # two never compete for the cores; the light tests spread over the other workers.
+            item.add_marker(pytest.mark.xdist_group("servers"))
+
+
+# argon2id at its lowest cost for the tests run in this process (as Django's test settings swap in
+# a fast hasher): the same code, a fraction of the CPU (the RFC 9106 defaults take 64 MiB and
+# most of a second per sign-in on a busy machine). tests/test_passwords.py keeps production's
+# parameters, and the servers the tests start use them too.
+FAST_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.module.__name__.rpartition(".")[2] != "test_passwords":
+        monkeypatch.setattr(passwords, "_HASHER", FAST_ARGON2)
 
 
 @pytest.fixture(scope="session")

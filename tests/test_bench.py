@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy
 import pytest
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from bot.ops.bench import (
     Sample,
     ScriptPicker,
     Turn,
+    chart_figure,
     flatten,
     format_report,
     labelled,
@@ -32,6 +34,7 @@ from bot.ops.bench import (
     summarize,
 )
 from bot.ops.serve import Stack
+from bot.ops.stats import percentile
 
 
 def test_percentiles_interpolate_and_tolerate_no_values() -> None:
@@ -138,6 +141,25 @@ def test_json_and_chart_are_written(tmp_path: Path) -> None:
     assert set(saved["targets"][0]["latency_ms"]["overall"]) == {"turns", "errors", "p50", "p95",
                                                                   "p99"}
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
+
+
+def test_the_memory_panel_is_drawn_only_with_memory_measured() -> None:
+    measured = summarize("single", "http://127.0.0.1:5005", synthetic_run())
+    unmeasured = summarize("remote", "https://help.example.org", synthetic_run())
+    unmeasured["memory_mb"] = {}  # `--url` without `--pids`
+    titles = [axes.get_title() for axes in chart_figure([measured, unmeasured]).axes]
+    assert titles[-1] == "Memory"
+    titles = [axes.get_title() for axes in chart_figure([unmeasured]).axes]
+    assert "Memory" not in titles and len(titles) == 2
+
+
+def test_percentiles_match_the_one_definition() -> None:
+    values = [float(v) for v in (12, 3, 7, 40, 18, 25, 9, 31, 5, 22)]
+    assert percentile(values, 0.95) == pytest.approx(numpy.percentile(values, 95))
+    assert percentile(values, 0.5) == pytest.approx(numpy.median(values))
+    assert percentile([7.0], 0.99) == 7.0
+    with pytest.raises(ValueError):
+        percentile([], 0.5)
 
 
 def test_process_labels() -> None:

@@ -19,7 +19,9 @@ import pytest
 from bot.cli import main as helpdesk
 from bot.knowledge.entries import KNOWLEDGE_DIR, KnowledgeBase, KnowledgeError, load_knowledge
 from bot.ops.serve import ROOT, free_port
+from bot.settings import ACTION_SECRET_HEADER
 
+SECRET = "knowledge-test-action-secret"
 INDENT_SLIP = ("    system: massone\n    question: What is MassONE?",
                "    system: massone\n   question: What is MassONE?")
 
@@ -128,10 +130,11 @@ def action_server(
     port = free_port()
     log = tmp_path / "actions.log"
     env = {**os.environ, "KNOWLEDGE_DIR": str(knowledge), "DATABASE_URL": f"sqlite:///{database}",
-           "SECRET_KEY": "test-secret-key", "PYTHONPATH": str(ROOT)}
+           "SECRET_KEY": "test-secret-key", "ACTION_SERVER_SECRET": SECRET,
+           "PYTHONPATH": str(ROOT)}
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+            [sys.executable, "-m", "bot.ops.action_server", "--port", str(port)],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 180
@@ -162,7 +165,8 @@ def ask_faq(webhook: str, faq_id: str) -> str:
     body = json.dumps({"next_action": "action_respond", "sender_id": tracker["sender_id"],
                        "tracker": tracker, "domain": {}, "version": "3.6.2"}).encode()
     request = urllib.request.Request(webhook, data=body,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              ACTION_SECRET_HEADER: SECRET})
     with urllib.request.urlopen(request, timeout=60) as response:
         answer = json.loads(response.read())
     return "\n".join(reply.get("text") or "" for reply in answer["responses"])

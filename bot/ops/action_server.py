@@ -27,6 +27,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.ops.quiet import drop_deprecation_warnings
 from bot.settings import ACTION_SECRET_HEADER, action_server_interface, action_server_secret
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
+    drop_deprecation_warnings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         secret = action_server_secret()

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import numpy
 
+from bot.ops.stats import percentile
 from bot.settings import ROOT
 
 OUT_DIR = ROOT / "build" / "bench"
@@ -331,11 +332,10 @@ async def run_load(url: str, config: LoadConfig, pids: dict[str, int] | None = N
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
-    """p50, p95 and p99 (linear interpolation); None without values."""
+    """p50, p95 and p99 (`bot.ops.stats.percentile`); None without values."""
     if not values:
         return {"p50": None, "p95": None, "p99": None}
-    p50, p95, p99 = numpy.percentile(numpy.asarray(values, dtype=float), [50, 95, 99])
-    return {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
+    return {f"p{round(100 * share)}": percentile(values, share) for share in (0.5, 0.95, 0.99)}
 
 
 def _latency_row(samples: list[Sample]) -> dict[str, Any]:
@@ -405,8 +405,20 @@ def format_report(summary: dict[str, Any]) -> str:
 
 
 def write_chart(summaries: list[dict[str, Any]], path: Path) -> Path:
+    """The chart of `chart_figure` as a PNG at `path`."""
+    import matplotlib.pyplot as plt
+
+    figure = chart_figure(summaries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def chart_figure(summaries: list[dict[str, Any]]) -> Any:
     """Grouped bars: p50 (solid) inside p95 (light) per turn type and target; throughput;
-    peak memory of the Rasa servers and of the rest."""
+    peak memory of the Rasa servers and of the rest, a panel shown only when memory was
+    measured (a run with `--url` and no `--pids` has none)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -415,8 +427,17 @@ def write_chart(summaries: list[dict[str, Any]], path: Path) -> Path:
     kinds = [k for k in (*TURN_KINDS, "overall") if any(k in s["latency_ms"] for s in summaries)]
     names = [summary["name"] for summary in summaries]
     colors = [plt.get_cmap("tab10")(index) for index in range(len(summaries))]
-    figure, (latency, throughput, memory) = plt.subplots(
-        1, 3, figsize=(15, 5.5), gridspec_kw={"width_ratios": [4, 1, 1]})
+
+    def total(summary: dict[str, Any], rasa: bool) -> float:
+        return sum(m["peak_rss_mb"] or 0 for label, m in summary["memory_mb"].items()
+                   if label.startswith("rasa") == rasa)
+
+    rasa_mb = [total(summary, True) for summary in summaries]
+    other_mb = [total(summary, False) for summary in summaries]
+    ratios = [4, 1, 1] if any(rasa_mb) or any(other_mb) else [4, 1]
+    figure, panels = plt.subplots(1, len(ratios), figsize=(2.5 * sum(ratios), 5.5),
+                                  gridspec_kw={"width_ratios": ratios})
+    latency, throughput = panels[:2]
     width = 0.8 / max(1, len(summaries))
     x = numpy.arange(len(kinds))
     for index, (summary, color) in enumerate(zip(summaries, colors, strict=True)):
@@ -441,27 +462,20 @@ def write_chart(summaries: list[dict[str, Any]], path: Path) -> Path:
     throughput.set_title("Throughput")
     throughput.margins(y=0.2)
 
-    def total(summary: dict[str, Any], rasa: bool) -> float:
-        return sum(m["peak_rss_mb"] or 0 for label, m in summary["memory_mb"].items()
-                   if label.startswith("rasa") == rasa)
-
-    rasa_mb = [total(summary, True) for summary in summaries]
-    other_mb = [total(summary, False) for summary in summaries]
-    memory.bar(names, rasa_mb, color="tab:purple", label="Rasa servers")
-    memory.bar(names, other_mb, bottom=rasa_mb, color="tab:gray", label="other processes")
-    memory.set_ylabel("sum of peak RSS (MB)")
-    memory.set_title("Memory")
-    memory.margins(y=0.25)
-    memory.legend(fontsize=8, loc="upper left")
+    if len(panels) == 3:
+        memory = panels[2]
+        memory.bar(names, rasa_mb, color="tab:purple", label="Rasa servers")
+        memory.bar(names, other_mb, bottom=rasa_mb, color="tab:gray", label="other processes")
+        memory.set_ylabel("sum of peak RSS (MB)")
+        memory.set_title("Memory")
+        memory.margins(y=0.25)
+        memory.legend(fontsize=8, loc="upper left")
 
     users = ", ".join(f"{s['name']}: {s['users']} users" for s in summaries)
     figure.suptitle(f"Help-desk bot load benchmark ({users}, "
                     f"{summaries[0]['measured_seconds']:g} s measured)")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return figure
 
 
 def save_results(report: dict[str, Any], directory: Path = OUT_DIR) -> list[Path]:

@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from bot.ops.serve import MAIL_DIR
+from bot.ops.stats import percentile
 
 PEOPLE = [
     ["I forgot my ELAR password", "ada.example", "Ada", "Example", "03/14/1984"],
@@ -65,7 +66,7 @@ def wait_for_mail(
 def milliseconds(label: str, seconds: list[float]) -> str:
     ms = sorted(1000 * value for value in seconds)
     return (f"{label}: {len(ms)}  median {statistics.median(ms):.0f} ms  "
-            f"p95 {ms[int(0.95 * (len(ms) - 1))]:.0f} ms  max {ms[-1]:.0f} ms")
+            f"p95 {percentile(ms, 0.95):.0f} ms  max {ms[-1]:.0f} ms")
 
 
 def time_tickets(url: str, mail_dir: Path, rounds: int) -> None:

@@ -16,11 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from bot.knowledge.entries import load_knowledge
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+from bot.ops.stats import percentile
 
 
 def rss_mb(pid: int) -> float:

@@ -27,6 +27,7 @@ from bot.mail.inbound import tagged_address
 from bot.mail.receiver import MailReceiver
 from bot.models import TicketEvent
 from bot.ops.serve import free_port
+from bot.ops.stats import percentile
 from bot.tickets.mail_replies import ACTION_EMAIL_REPLY, MailReplies
 from bot.tickets.service import TicketLimits, TicketRequest, TicketService
 
@@ -45,11 +46,6 @@ def reply(reference: str, contact: str) -> EmailMessage:
     mail.add_attachment(b"\x89PNG" + b"\0" * 20_000, maintype="image", subtype="png",
                         filename="screenshot.png")
     return mail
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 
 from bot.db import make_engine, session_factory
+from bot.ops.stats import percentile
 from bot.settings import ACTION_SECRET_HEADER, VAR, Settings, kept_secret
 from bot.tickets.service import TicketRequest, TicketService
 
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         samples = sorted(timed(function, args.rounds))
         medians[label] = statistics.median(samples)
         print(f"{label:32} median {medians[label]:6.1f} ms  "
-              f"p95 {samples[int(0.95 * (len(samples) - 1))]:6.1f} ms")
+              f"p95 {percentile(samples, 0.95):6.1f} ms")
     rest = medians["whole REST turn"] - medians["NLU (/model/parse)"] - medians[
         "custom action (action server)"]
     print(f"{'Rasa: policies, tracker, HTTP':32} about {rest:6.1f} ms (turn - NLU - action)")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
+from bot.ops.quiet import drop_deprecation_warnings
+
 API_TOKEN_VARIABLE = "RASA_API_TOKEN"
 
 
@@ -24,6 +26,7 @@ def rasa_arguments(args: list[str], token: str | None) -> list[str]:
 
 
 def main() -> None:
+    drop_deprecation_warnings()
     arguments = rasa_arguments(sys.argv[1:], os.environ.get("RASA_API_TOKEN"))
     from rasa.__main__ import main as rasa_main
 

@@ -33,6 +33,11 @@ from bot.settings import ACTION_SECRET_HEADER, ROOT, VAR, Settings, kept_secret
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_MODEL = ROOT / "models" / "helpdesk.tar.gz"
 MAIL_DIR = ROOT / "var" / "mail"
+# The environment of every process started here: TensorFlow's start-up chatter and SQLAlchemy's
+# 2.0 notice (about Rasa's own models) off; Rasa and the action server also drop third-party
+# deprecation warnings as they start (`bot.ops.quiet`), so the terminal shows our lines.
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+         "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
 
 def free_port() -> int:
@@ -142,7 +147,7 @@ class Stack:
         return f"{base or self.url}{path}{separator}token={self.api_token}"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **self.env}
+        env = {**os.environ, **QUIET, "PYTHONPATH": str(ROOT), **self.env}
         if self.log_dir is None:
             output = None
         else:

@@ -64,6 +64,8 @@ def test_an_agent_takes_a_chat_talks_and_hands_it_back(console: Console) -> None
     assert taken.location == f"/console/live/{chat_id}"
     page = alice.get(f"/console/live/{chat_id}")
     assert ESCAPED_XSS in page.text and XSS not in page.text  # what users type is escaped
+    assert [entry.target for entry in console.audit("viewed_live_chat")] == [
+        f"live chat {chat_id}"]
     assert "You&#39;re now chatting with Alice" in page.text
     desk.user_says("c1", "hello?")
     sent = alice.post(f"/console/live/{chat_id}/messages",
@@ -77,6 +79,10 @@ def test_an_agent_takes_a_chat_talks_and_hands_it_back(console: Console) -> None
                        {"csrf_token": bob_page.csrf(), "text": "not my chat"})
     assert refused.status == 409
 
+    desk.user_left("c1")  # the user closed the chat window
+    assert "the user has left the chat" in alice.get(f"/console/live/{chat_id}").text
+    desk.user_here(["c1"])
+    assert "the user has left" not in alice.get(f"/console/live/{chat_id}").text
     back = alice.post(f"/console/live/{chat_id}/hand-back", {"csrf_token": page.csrf()})
     assert back.status == 303
     assert "Back with the bot" in alice.get(f"/console/live/{chat_id}").text

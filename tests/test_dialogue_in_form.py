@@ -114,3 +114,17 @@ def test_a_date_in_words_the_field_cannot_take_is_still_an_answer(kb: KnowledgeB
 def test_polite_words_at_a_question_are_not_an_answer(kb: KnowledgeBase, text: str, intent: str,
                                                       kind: str) -> None:
     assert read(kb, parse(text, intent, 0.99), "reference", "reference").kind == kind
+
+
+def test_a_reference_inside_a_sentence(kb: KnowledgeBase) -> None:
+    reading = read(kb, parse("found it in my email: HD-2026-000031", "ticket_status", 0.99),
+                   "reference", "reference", flow="ticket_status")
+    assert reading == in_form.Reading(in_form.ANSWER, "HD-2026-000031")
+
+
+def test_an_answer_with_a_hedge_or_an_aside(kb: KnowledgeBase) -> None:
+    assert read(kb, parse("mgrady3 i think"), "user_name", "user_name").value == "mgrady3"
+    reading = read_answer(parse("Jess Whitaker idk my username", "deny", 0.97),
+                          in_form.Asked("full_name", "name"), kb, "massone", "login_incorrect",
+                          is_valid=lambda value: len(value.split()) == 2)
+    assert reading == in_form.Reading(in_form.ANSWER, "Jess Whitaker")

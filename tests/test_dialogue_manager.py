@@ -246,3 +246,41 @@ def test_two_misses_offer_a_live_chat_when_someone_is_free(kb) -> None:
     turn = live_manager(kb, 1).respond(parse("who won the game", "out_of_scope"), State(misses=1))
     assert [b["title"] for b in turn.replies[-1].buttons] == [
         "Chat with someone now", "Leave a request"]
+
+
+def test_the_other_system_instead_after_a_flow(manager: Manager) -> None:
+    text = "ah. then please reset my ELAR one instead"
+    turn = manager.respond(parse(text, "forgot_password", 0.26,
+                                 entities=system(text, "ELAR", "application")),
+                           State(system="massone", last_flow="forgot_password"))
+    assert (turn.form, turn.slots["system"]) == ("password_form", "ese_portal")
+
+
+def test_a_correction_of_the_system_gives_the_last_answer_for_the_one_meant(
+        manager: Manager) -> None:
+    text = "oh wait, sorry, I mean the login I use for ELAR, not massone"
+    entities = system(text, "ELAR", "application") + system(text, "massone")
+    turn = manager.respond(parse(text, "faq", 0.99, faq="massone_vs_ese_login",
+                                 entities=entities),
+                           State(system="massone", last_answer="forgot_username"))
+    assert (turn.form, turn.slots["system"]) == ("username_form", "ese_portal")
+
+
+@pytest.mark.parametrize("text", ["elar pw same as massone?",
+                                  "I reset my MassONE password. Do I have to do ELAR separately?"])
+def test_a_question_comparing_the_two_systems_says_they_are_separate(
+        manager: Manager, text: str) -> None:
+    entities = system(text, "elar", "application") + system(text, "massone")
+    turn = manager.respond(parse(text, "faq", 0.99, faq="massone_change_password",
+                                 entities=entities), State())
+    assert answered(turn) == ["massone_vs_ese_login"]
+
+
+@pytest.mark.parametrize(("text", "district"), [
+    ("who is the directory administrator for hudson right now?", "Hudson"),
+    ("who's the directory administrator for cambrige schools?", "Cambridge"),
+])
+def test_the_district_asked_about_is_looked_up_when_the_ruler_missed_it(
+        manager: Manager, text: str, district: str) -> None:
+    turn = manager.respond(parse(text, "find_directory_admin", 0.93), State())
+    assert turn.admins_of == district

@@ -143,3 +143,26 @@ def test_how_to_change_a_password_stays_an_answer(kb: KnowledgeBase) -> None:
     message = said("how do I change my massone password", "faq", 0.99,
                    faq="massone_change_password", faq_confidence=0.9)
     assert understand(message, kb).answer_id == "massone_change_password"
+
+
+@pytest.mark.parametrize("text", [
+    "Could my MassONE password get reset? I'm stuck at the login page",
+    "4got massone pw",
+    "my password seems to have vanished, could you help me reset it",
+])
+def test_resets_asked_without_forgot(kb: KnowledgeBase, text: str) -> None:
+    message = said(text, "faq", 0.99, faq="massone_change_password", faq_confidence=0.9)
+    assert understand(message, kb).answer_id == "forgot_password"
+
+
+def test_a_refused_login_is_a_login_problem(kb: KnowledgeBase) -> None:
+    text = "Seriously?? The DESE portal has said 'invalid login' for FOUR days now"
+    message = said(text, "faq", 1.0, faq="ese_portal_applications", faq_confidence=0.31,
+                   entities=[{"entity": "system", "value": "DESE portal"}])
+    assert understand(message, kb).answer_id == "login_incorrect"
+
+
+def test_a_person_asked_for_in_more_words(kb: KnowledgeBase) -> None:
+    text = "Honestly I'd rather talk this through with a person if that's possible."
+    message = said(text, "faq", 0.8, faq="massone_eligibility", faq_confidence=0.79)
+    assert understand(message, kb).answer_id == "human_handoff"

@@ -117,9 +117,18 @@ def find_reference(text: str) -> str | None:
     return find(text)
 
 
+_HEDGE_AFTER = re.compile(
+    r"[\s,]+(?:i\s+think|i\s+believe|i\s+guess|probably|maybe|lol|haha|thanks?|thx|"
+    r"i'?m\s+pretty\s+sure|if\s+i\s+remember\s+right)[\s.!?]*$",
+    re.IGNORECASE,
+)
+
+
 def strip_filler(text: str) -> str:
-    """The answer without the words people say before it ("fine. Ben" -> "Ben")."""
+    """The answer without the words people say before or after it ("fine. Ben" -> "Ben",
+    "mgrady3 i think" -> "mgrady3")."""
     stripped = _FILLER.sub("", (text or "").strip())
+    stripped = _HEDGE_AFTER.sub("", stripped)
     return stripped.strip(" .!,") or (text or "").strip()
 
 
@@ -161,3 +170,20 @@ def find_move(text: str, match_district: Any) -> tuple[str | None, str | None]:
 
 def entity_values(entities: Iterable[dict[str, Any]], name: str) -> list[str]:
     return [str(e["value"]) for e in entities if e.get("entity") == name and e.get("value")]
+
+
+_PLACE_ASKED = re.compile(
+    r"\b(?:for|in|at|of)\s+(?P<place>[a-z][a-z .'\u2019-]{1,40}?)"
+    r"(?:\s+(?:right now|now|please|then|today|currently|again|thanks?))*\s*[?.!]*$",
+    re.IGNORECASE,
+)
+
+
+def place_asked_about(text: str) -> str | None:
+    """The place at the end of a question ("who is the DA for hudson right now?" -> "hudson",
+    "which person is the directory administrator in Dover?" -> "Dover"), if any."""
+    for sentence in reversed(re.split(r"(?<=[?.!])\s+", (text or "").strip())):
+        match = _PLACE_ASKED.search(sentence.strip())
+        if match:
+            return match.group("place").strip()
+    return None

@@ -106,6 +106,10 @@ def read_answer(
         return Reading(SWITCH_FLOW, entry_id=understood.answer_id)
 
     if reading.says_dont_know(text) and not _carries_value(text, asked):
+        # "Jess Whitaker idk my username": the answer, with an aside about something else.
+        before = facts.strip_filler(reading.before_dont_know(text))
+        if before and is_valid and is_valid(before) and not free_text:
+            return Reading(ANSWER, before)
         return Reading(WAIT if reading.asks_for_time(text) else DONT_KNOW)
 
     value = _value(text, asked, parsed)
@@ -173,6 +177,10 @@ def _value(text: str, asked: Asked, parsed: Parsed) -> str:
         email = facts.find_email(text)
         if email:
             return email
+    if asked.type == "reference":  # "found it in my email: HD-2026-000031"
+        reference = facts.find_reference(text)
+        if reference:
+            return reference
     if asked.type == "text":
         return text
     return facts.strip_filler(text)
@@ -182,6 +190,8 @@ def _carries_value(text: str, asked: Asked) -> bool:
     """The message holds a usable answer despite its wording ("probably ada@example.org")."""
     if asked.type in ("email", "account_identifier"):
         return facts.find_email(text) is not None
+    if asked.type == "reference":
+        return facts.find_reference(text) is not None
     if asked.type in ("birth_date", "date"):
         return bool(re.search(r"\d", text)) or reading.contains(text, _TIME_WORDS)
     return False

@@ -104,6 +104,9 @@ class Manager:
             district = self.district_in(parsed)
             if district:  # "our district is Newton, who is that?", "who is it for worcester"
                 return Turn(admins_of=district, outcome=ANSWERED, slots={"last_answer": FIND_ADMIN})
+        corrected = self._system_corrected(parsed, understood, state)
+        if corrected is not None:
+            return corrected
         if state.last_answer and reading.is_elliptical(parsed.text):
             turn = self._follow_up(parsed, understood, state)
             if turn is not None:
@@ -175,6 +178,23 @@ class Manager:
             self.kb.reply("mail_not_received", system or "ese_portal"),
             buttons=[{"title": "Send it again", "payload": "/retry"}],
         )
+
+    def _system_corrected(self, parsed: Parsed, understood: Understanding,
+                          state: State) -> Turn | None:
+        """"oh wait, I mean the login I use for ELAR, not massone": the last answer again, for
+        the system the person meant."""
+        last = state.last_answer
+        if last not in self.kb.entries or not reading.is_correction(parsed.text):
+            return None
+        said = self._said_system(parsed)
+        if said not in SYSTEMS or said == state.system:
+            return None
+        named = mentioned_systems(parsed.entities, self.kb)
+        negated = state.system in named and state.system not in affirmed_systems(
+            parsed.text, list(parsed.entities), self.kb)
+        if self._is_new_request(understood, last) and not negated:
+            return None
+        return self._answer(last, said, parsed, state, remember=said, explicit=said)
 
     # ------------------------------------------------------------------ follow-ups
     def _follow_up(self, parsed: Parsed, understood: Understanding, state: State) -> Turn | None:
@@ -337,8 +357,12 @@ class Manager:
 
     def _two_systems(self, entry_id: str, parsed: Parsed) -> str:
         """An ESE login and a MassONE login are two systems, not two accounts to merge."""
-        if entry_id == "merge_duplicate_accounts" and \
-                len(mentioned_systems(parsed.entities, self.kb)) > 1:
+        both = len(mentioned_systems(parsed.entities, self.kb)) > 1
+        if entry_id == "merge_duplicate_accounts" and both:
+            return "massone_vs_ese_login"
+        # "elar pw same as massone?", "does that change my ELAR password too?": a question
+        # comparing the two systems is answered by the one that says they are separate.
+        if both and self.kb.entries[entry_id].kind == "faq" and reading.compares(parsed.text):
             return "massone_vs_ese_login"
         return entry_id
 
@@ -416,10 +440,19 @@ class Manager:
         return found
 
     def district_in(self, parsed: Parsed) -> str | None:
-        """The one district a message names confidently."""
+        """The one district a message names confidently: a district entity, or in a question
+        about administrators the place it asks about ("... for hudson right now?", "for
+        cambrige schools"), which the entity ruler leaves alone when the name is also a
+        common word or misspelt."""
         names = {match_district(value).name for value in parsed.values("district")}
         names.discard(None)
-        return names.pop() if len(names) == 1 else None
+        if names:
+            return names.pop() if len(names) == 1 else None
+        place = facts.place_asked_about(parsed.text)
+        if place and (reading.asks_who_the_admin_is(parsed.text) or
+                      parsed.intent == FIND_ADMIN):
+            return match_district(place).name
+        return None
 
     # ------------------------------------------------------------------ helpers
     def _said_system(self, parsed: Parsed) -> str | None:

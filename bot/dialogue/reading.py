@@ -111,6 +111,14 @@ def says_dont_know(text: str) -> bool:
     return contains(text, _DONT_KNOW)
 
 
+def before_dont_know(text: str) -> str:
+    """What a message says before its "I don't know" ("Jess Whitaker idk my username" ->
+    "Jess Whitaker"); empty when it starts with it."""
+    folded = unicodedata.normalize("NFKC", text or "").replace("\u2019", "'")
+    match = _DONT_KNOW.search(folded.lower())
+    return folded[:match.start()].strip(" ,.;-") if match else ""
+
+
 def asks_for_time(text: str) -> bool:
     """"hold on, let me find it": the answer is coming, no help needed."""
     return contains(text, _FIND_OUT)
@@ -143,11 +151,13 @@ def is_correction(text: str) -> bool:
 
 
 # ---------------------------------------------------------------------------- retries
-_AGAIN = re.compile(r"\b(again|resend|re-send|redo|re-do|another|one more time|retry|over)\b")
+_AGAIN = re.compile(
+    r"\b(again|resend|re-send|redo|re-do|another|one more time|retry|over|instead)\b"
+)
 
 
 def asks_again(text: str) -> bool:
-    """"send it again", "can I redo it", "start over"."""
+    """"send it again", "can I redo it", "start over", "reset my ELAR one instead"."""
     return contains(text, _AGAIN)
 
 
@@ -182,9 +192,11 @@ _KEY_WORDS = {
     "password": "password", "passwords": "password", "pw": "password", "pwd": "password",
     "pass": "password", "passcode": "password", "username": "username", "usernames": "username",
     "userid": "username", "forgot": "forgot", "forget": "forgot", "forgotten": "forgot",
+    "4got": "forgot", "4get": "forgot", "4gotten": "forgot",
 }
 _FORGETTING = re.compile(
     r"\b(?:forgot|lost|reset|recover|retrieve|misplaced|need (?:a )?new|need my|get my|"
+    r"send (?:me )?(?:my|the)|no longer (?:have|know)|"
     r"(?:can'?t|cannot|don'?t|dont|do not) (?:remember|recall|know|find)|no idea what|"
     r"what'?s|what is|what was)\s+(?:what\s+)?(?:my|the|our|a|an)?\s*"
     r"(?P<qualifier>(?:[a-z0-9.']+\s+){0,2}?)"
@@ -211,12 +223,21 @@ def _normal_word(word: str) -> str:
     return word
 
 
+# The item first, what happened to it after: "could my MassONE password get reset?", "my
+# password seems to have vanished", "my ELAR password is gone from my head".
+_GONE = re.compile(
+    r"\b(?P<qualifier>(?:[a-z0-9.']+\s+){0,2}?)(?P<item>password|username|user name)\b"
+    r"(?:\s+\S+){0,4}?\s+(?:get|be|been|got)?\s*(?:reset|vanished|disappeared|gone|lost|"
+    r"expired|missing)\b"
+)
+
+
 def forgotten(text: str) -> tuple[str, str] | None:
     """What the message says was forgotten or lost, "forgot_password" or "forgot_username",
     and the words naming whose ("massone" in "forgot my massone password"); None if it does
     not say ("my user name is x and I forgot my password" -> the password)."""
     normal = " ".join(_normal_word(word) for word in words(text))
-    match = _FORGETTING.search(normal)
+    match = _FORGETTING.search(normal) or _GONE.search(normal)
     if match is None:
         return None
     item = "forgot_password" if match.group("item") == "password" else "forgot_username"
@@ -248,7 +269,10 @@ _PERSON = re.compile(
     r"agent|someone|somebody|staff|real|actual|live|people)|someone real|a real person|"
     r"real human|actual person|a human|live agent|human being|get me (?:a|someone|somebody)|"
     r"(?:need|want|like)\s+(?:to\s+(?:talk|speak)\s+to\s+)?(?:a|an)\s+(?:person|human|agent)|"
-    r"(?:talk|speak|chat)\s+(?:to|with)\s+(?:the\s+)?help\s*desk)\b"
+    r"(?:talk|speak|chat)\s+(?:to|with)\s+(?:the\s+)?help\s*desk|"
+    # with words between: "talk this through with a person", "go over it with a real human"
+    r"(?:talk|speak|chat|go over|discuss)(?:\s+[a-z']+){1,3}\s+with\s+(?:a|an|some)?\s*"
+    r"(?:real\s+|actual\s+|live\s+)?(?:person|human|agent|somebody|someone))\b"
 )
 
 
@@ -301,6 +325,27 @@ def asks_who_the_admin_is(text: str) -> bool:
     contact my directory administrator"."""
     return any(_ASKS_FOR_ADMIN.search(" ".join(words(sentence)))
                for sentence in re.split(r"[.?!;]+", text or ""))
+
+
+_LOGIN_REJECTED = re.compile(
+    r"\b(?:invalid|incorrect|wrong|failed|bad)\s+(?:login|log in|password|user ?name|credentials)|"
+    r"\b(?:login|log in|password|user ?name|credentials)\s+(?:is\s+|are\s+)?(?:invalid|incorrect|"
+    r"failed|not valid|not recognized|rejected)|\bwon'?t (?:take|accept) my (?:login|password|"
+    r"user ?name|credentials)"
+)
+
+
+def says_login_rejected(text: str) -> bool:
+    """"the portal says invalid login", "it won't take my password": the login is refused."""
+    return contains(text, _LOGIN_REJECTED)
+
+
+_COMPARING = re.compile(r"\b(same|separate|separately|different|too|as well|shared?)\b")
+
+
+def compares(text: str) -> bool:
+    """"is my ELAR password the same as MassONE's?", "do I reset it separately?"."""
+    return contains(text, _COMPARING)
 
 
 def names_other_system(text: str) -> bool:

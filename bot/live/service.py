@@ -270,9 +270,11 @@ class LiveDesk:
         if not ids:
             return
         with self._sessions() as session, session.begin():
-            session.execute(update(LiveChat).where(
-                LiveChat.conversation_id.in_(ids), LiveChat.status.in_(OPEN))
-                .values(user_seen_at=self._now(), user_left_at=None))
+            chats = session.execute(select(LiveChat.id).where(
+                LiveChat.conversation_id.in_(ids), LiveChat.status.in_(OPEN))).scalars().all()
+            if chats:  # no write (SQLite's lock) for windows without a live chat
+                session.execute(update(LiveChat).where(LiveChat.id.in_(chats))
+                                .values(user_seen_at=self._now(), user_left_at=None))
 
     def user_left(self, conversation_id: str) -> None:
         """The user's chat window closed (the agent sees them as gone)."""
@@ -311,12 +313,17 @@ class LiveDesk:
     def claim_resume(self, conversation_id: str) -> bool:
         """True once per finished chat: the caller then gives the conversation back to the bot
         (Rasa's ConversationResumed). False while a chat is open or when already resumed."""
+        unresumed = (LiveChat.conversation_id == conversation_id,
+                     LiveChat.status.in_(CLOSED), LiveChat.resumed_at.is_(None))
         with self._sessions() as session, session.begin():
+            # Reads first: most conversations never had a live chat, and a write would take
+            # SQLite's lock on every message.
+            if session.execute(select(LiveChat.id).where(*unresumed).limit(1)).first() is None:
+                return False
             if self._open_of(session, conversation_id) is not None:
                 return False
-            claimed = session.execute(update(LiveChat).where(
-                LiveChat.conversation_id == conversation_id, LiveChat.status.in_(CLOSED),
-                LiveChat.resumed_at.is_(None)).values(resumed_at=self._now()))
+            claimed = session.execute(update(LiveChat).where(*unresumed)
+                                      .values(resumed_at=self._now()))
             return claimed.rowcount > 0
 
     # ------------------------------------------------------------------ the agent's side

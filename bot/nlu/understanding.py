@@ -18,11 +18,13 @@ from bot.dialogue.reading import (
     asks_if_bot,
     asks_who_the_admin_is,
     closing,
+    compares,
     forgotten_item,
     greets,
     is_stop,
     names_other_system,
     polarity,
+    says_login_rejected,
     words,
 )
 from bot.dialogue.systems import chosen_system
@@ -41,6 +43,9 @@ FIND_ADMIN = "find_directory_admin"
 # Answers about Directory Administrators that a "who is ours?" question is not asking for.
 _ABOUT_ADMINS = frozenset({"ese_data_tool_access", "ese_directory_admin_role"})
 _LOGIN_TROUBLE = frozenset({"cant_log_in"})
+LOGIN_INCORRECT = "login_incorrect"
+_LOGIN_FLOWS = frozenset({LOGIN_INCORRECT, "cant_log_in", *RECOVERY_FLOWS, "reactivate_account",
+                          "human_handoff"})
 # Answers about choosing or changing a password or user name, for someone who can log in: "I
 # forgot my massone username", "I need a new password" are not asking them.
 _SETTING_ANSWERS = frozenset({"ese_change_password", "massone_change_password",
@@ -82,6 +87,7 @@ def understand(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     understood = _recovery_named(parse, _classified(parse, kb))
     understood = _words_agree(parse, _person_asked(parse, understood), kb)
     understood = _admin_asked(parse, _not_ours(parse, understood, kb))
+    understood = _login_rejected(parse, understood)
     return _small_talk_named(parse, understood)
 
 
@@ -158,6 +164,20 @@ def _not_ours(parse: dict[str, Any], understood: Understanding,
     return Understanding("fallback", "out_of_scope", confidence=understood.confidence)
 
 
+def _login_rejected(parse: dict[str, Any], understood: Understanding) -> Understanding:
+    """"The DESE portal has said 'invalid login' for four days": a refused login, whatever
+    answer the model leaned to, unless it already named a login problem."""
+    text = str(parse.get("text") or "")
+    if understood.intent in _LOGIN_FLOWS or understood.answer_id in _LOGIN_FLOWS or \
+            text.startswith("/") or not says_login_rejected(text):
+        return understood
+    if understood.kind == "fallback" and understood.intent == "out_of_scope":
+        return understood  # "my outlook password is wrong" (_not_ours)
+    if understood.kind in ("fallback", "other") or understood.confidence < CONFIDENT:
+        return Understanding("flow", LOGIN_INCORRECT, LOGIN_INCORRECT, CONFIDENT)
+    return understood
+
+
 def _admin_asked(parse: dict[str, Any], understood: Understanding) -> Understanding:
     """"who do I ask to get added to MDCS? need our directory admin": asking who the
     administrator is starts the lookup, rather than explaining what one does."""
@@ -192,7 +212,8 @@ def _recovery_named(parse: dict[str, Any], understood: Understanding) -> Underst
         return understood
     if understood.answer_id in RECOVERY_FLOWS or (
         understood.kind in ("fallback", "other") and understood.intent not in _NOT_RECOVERY
-    ) or (understood.answer_id in _SETTING_ANSWERS and "change" not in words(text)):
+    ) or (understood.answer_id in _SETTING_ANSWERS and "change" not in words(text)
+          and not compares(text)):
         return Understanding("flow", item, item, max(understood.confidence, CONFIDENT))
     return understood
 

@@ -211,6 +211,8 @@ HOW_TO_CHAT = """
 The help-desk bot is running (Ctrl-C stops it).
   Help pages with the chat: http://127.0.0.1:{web_port}/
   Agents' console: http://127.0.0.1:{web_port}/console (demo agent: see above)
+  Live chats: http://127.0.0.1:{web_port}/console/live ("I'm available", then ask the chat
+    for a person in the desk's hours: Monday-Friday 8-4 Eastern, or LIVE_CHAT_HOURS=always)
   Rasa server (REST + socketio, HTTP API on loopback): http://127.0.0.1:{rasa_port}
     (the API takes ?token=$(cat var/rasa_api_token))
   Action server (only for the Rasa server: a shared secret): http://127.0.0.1:{action_port}

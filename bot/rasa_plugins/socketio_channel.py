@@ -80,8 +80,9 @@ class HelpdeskSocketIO(SocketIOInput):
             )
             if self.session_persistence:
                 await sio.enter_room(sid, session_id, namespace=self.namespace)
-                await relay.watch(sid, session_id)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            if self.session_persistence:
+                await relay.watch(sid, session_id)
 
         async def handle_message(sid: str, data: dict[str, Any]) -> None:
             if not isinstance(data, dict):

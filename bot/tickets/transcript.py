@@ -4,8 +4,9 @@
 what was said. Before anything is stored, personal data is masked: the answer to a recovery
 form's question (name, date of birth, e-mail, user name) entirely, by what was asked, as the
 tracker store keeps it (`bot.privacy.redaction`), and anywhere else e-mail addresses, dates,
-telephone numbers and long digit runs (SSN-like numbers). A button the user chose shows its
-title ("Yes, send it"), never its payload.
+telephone numbers and long digit runs (SSN-like numbers), except the help desks' own
+published addresses and numbers (the bot gives them in its answers). A button the user chose
+shows its title ("Yes, send it"), never its payload.
 Ticket references (HD-2026-000123) are kept: they are what the help desk looks up.
 """
 
@@ -14,8 +15,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
+from bot.knowledge.entries import load_knowledge
 from bot.privacy.redaction import ANSWER_LABELS
 
 # Slots whose answers are replaced entirely, whatever was typed, by what was asked. (A ticket's
@@ -131,10 +134,27 @@ def _plausible_date(text: str) -> bool:
     return (1 <= first <= 12 and 1 <= second <= 31) or (1 <= second <= 12 and 1 <= first <= 31)
 
 
+@lru_cache(maxsize=1)
+def public_contacts() -> frozenset[str]:
+    """The help desks' own e-mail addresses (lower case) and phone numbers (digits), as
+    published in knowledge/sources.yml: no one's personal data, so never masked."""
+    kept = set()
+    for contact in load_knowledge().contacts.values():
+        if contact.get("email"):
+            kept.add(contact["email"].strip().lower())
+        if contact.get("phone"):
+            kept.add(re.sub(r"\D", "", contact["phone"])[-10:])
+    return frozenset(kept)
+
+
 def _mask_match(match: re.Match[str]) -> str:
     name, text = match.lastgroup or "", match.group(0)
     if name == "numeric_date" and not _plausible_date(text):
         return text  # "10.0.22" is a version, not a date
+    if name == "email" and text.lower() in public_contacts():
+        return text  # the help desk's own address, as the bot gives it
+    if name == "phone" and re.sub(r"\D", "", text)[-10:] in public_contacts():
+        return text
     mask = _MASKS[name]
     return text if mask is None else mask
 

@@ -13,7 +13,9 @@
 * `POST /console/live/{id}/take | messages | hand-back | ticket`: the changes, each with the
   session's CSRF token; a script posts messages without reloading the page.
 
-Everything is in the database, so any number of web processes can serve the console.
+Everything is in the database, so any number of web processes can serve the console. Opening a
+chat (what the user typed, unmasked, as an agent on the phone would hear it) is audited like a
+ticket.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from bot.web.console import (
     _redirect,
     form,
     page,
+    record_access,
     system_name,
     when,
 )
@@ -191,6 +194,7 @@ async def chat_page(request: web.Request, current: ConsoleSession) -> web.Stream
     chat = await asyncio.to_thread(_desk(request).chat, chat_id) if chat_id else None
     if chat is None:
         return _no_chat(current)
+    await record_access(request, current, "viewed_live_chat", f"live chat {chat.id}", [chat.id])
     return _page("live_chat.html", current=current, section="live", chat=chat,
                  max_message=MAX_MESSAGE, problem=request.query.get("problem"))
 

@@ -166,3 +166,25 @@ def test_a_person_asked_for_in_more_words(kb: KnowledgeBase) -> None:
     text = "Honestly I'd rather talk this through with a person if that's possible."
     message = said(text, "faq", 0.8, faq="massone_eligibility", faq_confidence=0.79)
     assert understand(message, kb).answer_id == "human_handoff"
+
+
+@pytest.mark.parametrize(("text", "intent", "kind"), [
+    ("anybody able to help?", "nlu_fallback", "other"),
+    ("what kinds of things can you help with", "faq", "other"),
+    ("can you help me study for a history exam", "help", "fallback"),
+    ("where can i see art", "help", "fallback"),
+])
+def test_help_is_asking_what_the_bot_does_and_nothing_else(kb: KnowledgeBase, text: str,
+                                                           intent: str, kind: str) -> None:
+    understood = understand(said(text, intent, 0.45, faq="ese_customer_service",
+                                 faq_confidence=0.56), kb)
+    assert understood.kind == kind
+    assert kind == "fallback" or understood.intent == "help"
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("king of acid", "fallback"), ("Thompson", "other"), ("jgarcia5", "other"),
+    ("ada.example@example.org", "other"),
+])
+def test_an_answer_must_carry_a_value(kb: KnowledgeBase, text: str, kind: str) -> None:
+    assert understand(said(text, "inform", 0.8), kb).kind == kind

@@ -340,6 +340,23 @@ def says_login_rejected(text: str) -> bool:
     return contains(text, _LOGIN_REJECTED)
 
 
+_ASKS_FOR_HELP = re.compile(
+    r"^(?:(?:hi|hello|hey|please|pls|ok|so|um+)\s+)*(?:i\s+)?(?:need\s+|want\s+|could use\s+)?"
+    r"(?:some\s+|your\s+|a\s+little\s+)?help(?:\s+(?:me|please|pls|needed|out|here|with\s+"
+    r"(?:something|this|that)))*$|"
+    r"\bwhat\s+(?:kinds?\s+of\s+things|sorts?\s+of\s+things|can\s+you\s+do|do\s+you\s+do)|"
+    r"\bhow\s+(?:can|do)\s+you\s+help\b|\b(?:anybody|anyone|somebody|someone)\s+"
+    r"(?:able\s+to|there\s+to|who\s+can|can)\s+help\b|\b(?:can|could)\s+(?:you|u|anyone)\s+help"
+    r"(?:\s+me)?(?:\s+out)?(?:\s+please)?$"
+)
+
+
+def asks_for_help(text: str) -> bool:
+    """"help", "i need help", "what kinds of things can you help with", "anybody able to
+    help?": what the bot can do, not a problem yet."""
+    return contains(text, _ASKS_FOR_HELP)
+
+
 _COMPARING = re.compile(r"\b(same|separate|separately|different|too|as well|shared?)\b")
 
 

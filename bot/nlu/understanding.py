@@ -8,12 +8,14 @@ wrong answer, so a low sub-intent confidence falls back too.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot.dialogue.reading import (
     NO,
     YES,
+    asks_for_help,
     asks_for_person,
     asks_if_bot,
     asks_who_the_admin_is,
@@ -88,6 +90,7 @@ def understand(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     understood = _words_agree(parse, _person_asked(parse, understood), kb)
     understood = _admin_asked(parse, _not_ours(parse, understood, kb))
     understood = _login_rejected(parse, understood)
+    understood = _help_asked(parse, understood)
     return _small_talk_named(parse, understood)
 
 
@@ -114,6 +117,15 @@ def _small_talk_named(parse: dict[str, Any], understood: Understanding) -> Under
     return Understanding("other", named, confidence=understood.confidence) if named else understood
 
 
+def _carries_a_value(text: str, found: list[str]) -> bool:
+    """An answer to a question carries a value: an address, a date, a reference or a user name
+    (digits, dots, '@'), or a name as people type one (one or two capitalised words)."""
+    if re.search(r"[\d@._]", text) or _is_date(text):
+        return True
+    names = text.strip(" .!").split()
+    return 0 < len(names) <= 2 and all(word[:1].isupper() for word in names) or len(found) == 1
+
+
 def _is_date(text: str) -> bool:
     try:
         parse_spoken_birth_date(text.strip(" .!"))
@@ -126,8 +138,8 @@ def _words_agree(parse: dict[str, Any], understood: Understanding,
                  kb: KnowledgeBase) -> Understanding:
     """Conversation intents are short, plain replies: where their words say otherwise, the
     words win. A yes or no that the words contradict is turned round; a long message with no
-    yes or no in it is not one; a system choice must name or point to a system; a short
-    "nvm" is a stop."""
+    yes or no in it is not one; an answer must carry a value ("king of acid" does not); a
+    system choice must name or point to a system; a short "nvm" is a stop."""
     text = str(parse.get("text") or "")
     if understood.kind not in ("other", "fallback") or text.startswith("/"):
         return understood
@@ -146,6 +158,8 @@ def _words_agree(parse: dict[str, Any], understood: Understanding,
         if said is not None and said != expected and len(found) <= SHORT_MESSAGE:
             named = "affirm" if said == YES else "deny"
             return Understanding("other", named, confidence=confidence)
+    if understood.intent == "inform" and not _carries_a_value(text, found):
+        return Understanding("fallback", understood.intent, confidence=confidence)
     if understood.intent == "choose_system" and \
             chosen_system(text, parse.get("entities") or [], kb) is None:
         return Understanding("fallback", understood.intent, confidence=confidence)
@@ -162,6 +176,21 @@ def _not_ours(parse: dict[str, Any], understood: Understanding,
             _names_ours(parse, kb):
         return understood
     return Understanding("fallback", "out_of_scope", confidence=understood.confidence)
+
+
+def _help_asked(parse: dict[str, Any], understood: Understanding) -> Understanding:
+    """"help" is a request for the menu only when it says no more than that ("what kinds of
+    things can you help with"); "can you help me study for a history exam" is not."""
+    text = str(parse.get("text") or "")
+    if text.startswith("/"):
+        return understood
+    if asks_for_help(text):
+        unsure = understood.kind in ("fallback", "other") or understood.confidence < CONFIDENT
+        return Understanding("other", "help", confidence=understood.confidence) \
+            if unsure else understood
+    if understood.intent == "help" and understood.kind == "other":
+        return Understanding("fallback", "help", confidence=understood.confidence)
+    return understood
 
 
 def _login_rejected(parse: dict[str, Any], understood: Understanding) -> Understanding:

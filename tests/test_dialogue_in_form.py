@@ -128,3 +128,14 @@ def test_an_answer_with_a_hedge_or_an_aside(kb: KnowledgeBase) -> None:
                           in_form.Asked("full_name", "name"), kb, "massone", "login_incorrect",
                           is_valid=lambda value: len(value.split()) == 2)
     assert reading == in_form.Reading(in_form.ANSWER, "Jess Whitaker")
+
+
+def test_a_story_that_says_i_dont_know_is_a_free_text_answer(kb: KnowledgeBase) -> None:
+    text = "Three long-term subs need MassONE accounts and I don't know who should request them"
+    reading = read_answer(parse(text, "merge_duplicate_accounts", 0.22),
+                          in_form.Asked("summary", "text"), kb, "massone", "human_handoff",
+                          is_valid=lambda value: True)
+    assert reading == in_form.Reading(in_form.ANSWER, text)
+    short = read_answer(parse("I don't know", "deny", 0.9), in_form.Asked("summary", "text"), kb,
+                        "massone", "human_handoff", is_valid=lambda value: True)
+    assert short.kind == in_form.DONT_KNOW

@@ -284,3 +284,10 @@ def test_the_district_asked_about_is_looked_up_when_the_ruler_missed_it(
         manager: Manager, text: str, district: str) -> None:
     turn = manager.respond(parse(text, "find_directory_admin", 0.93), State())
     assert turn.admins_of == district
+
+
+def test_a_status_lookup_with_reference_and_address_asks_for_neither(manager: Manager) -> None:
+    text = "cool. can you look up HD-2026-000001 for me? same email, mgrady@example.org"
+    turn = manager.respond(parse(text, "ticket_status", 0.73), State())
+    assert turn.request_facts == {"reference": "HD-2026-000001",
+                                  "contact_email": "mgrady@example.org"}

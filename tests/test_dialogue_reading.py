@@ -174,3 +174,10 @@ def test_asking_who_the_admin_is(text: str, asks: bool) -> None:
 ])
 def test_systems_that_are_not_ours(text: str, other: bool) -> None:
     assert reading.names_other_system(text) is other
+
+
+def test_a_user_name_appended_as_the_prompts_show_it() -> None:
+    text = "Harold Brightwater, user name hbrightwater"
+    assert facts.find_user_name(text) == "hbrightwater"
+    assert facts.without_user_name(text) == "Harold Brightwater"
+    assert facts.find_user_name("my username is wrong") is None

@@ -69,7 +69,11 @@ def find_user_name(text: str) -> str | None:
         # "my username is jsmith" is clear; after a bare "username" only a value that cannot be
         # an ordinary word counts ("username bexample1").
         distinctive = any(c.isdigit() or c in "._-" for c in value)
-        if is_user_name(value) and (distinctive or match.group("said") in ("is", ":", "=")):
+        # "Harold Brightwater, user name hbrightwater": the form the prompts themselves show.
+        appended = text[:match.start()].rstrip().endswith(",") and \
+            not text[end:].strip(" .!")
+        if is_user_name(value) and (distinctive or appended or
+                                    match.group("said") in ("is", ":", "=")):
             return value
     return None
 

@@ -33,6 +33,7 @@ SMALL_TALK_RESPONSES = {"thank": "utter_thank", "greet": "utter_greet",
 SWITCH_WHEN_SAID = 0.4  # a new request this likely, said with "actually", "the real problem"
 QUESTION_FAQ = 0.3  # inside a form, a question whose likeliest FAQ is this sure is answered
 MAX_NAME_WORDS = 4
+DONT_KNOW_IN_STORY = 6  # words: a longer free-text answer that says "I don't know" is an answer
 CLOSING_WORDS = 8  # "ok thanks", "thank you, I'll call them tomorrow"
 # Said when changing the request altogether ("oh wait no, the real problem is ...").
 _CHANGE_OF_MIND = re.compile(
@@ -105,7 +106,9 @@ def read_answer(
             and (not free_text or changing)):
         return Reading(SWITCH_FLOW, entry_id=understood.answer_id)
 
-    if reading.says_dont_know(text) and not _carries_value(text, asked):
+    # In a free-text answer "I don't know who should request them" is part of the story.
+    told = free_text and len(found) > DONT_KNOW_IN_STORY
+    if reading.says_dont_know(text) and not _carries_value(text, asked) and not told:
         # "Jess Whitaker idk my username": the answer, with an aside about something else.
         before = facts.strip_filler(reading.before_dont_know(text))
         if before and is_valid and is_valid(before) and not free_text:

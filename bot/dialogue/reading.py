@@ -330,8 +330,8 @@ def asks_who_the_admin_is(text: str) -> bool:
 _LOGIN_REJECTED = re.compile(
     r"\b(?:invalid|incorrect|wrong|failed|bad)\s+(?:login|log in|password|user ?name|credentials)|"
     r"\b(?:login|log in|password|user ?name|credentials)\s+(?:is\s+|are\s+)?(?:invalid|incorrect|"
-    r"failed|not valid|not recognized|rejected)|\bwon'?t (?:take|accept) my (?:login|password|"
-    r"user ?name|credentials)"
+    r"failed|not valid|not recognized|rejected)|\bwon'?t (?:take|accept) my (?:old |new )?(?:login|"
+    r"password|user ?name|credentials)"
 )
 
 

@@ -291,3 +291,27 @@ def test_a_status_lookup_with_reference_and_address_asks_for_neither(manager: Ma
     turn = manager.respond(parse(text, "ticket_status", 0.73), State())
     assert turn.request_facts == {"reference": "HD-2026-000001",
                                   "contact_email": "mgrady@example.org"}
+
+
+def test_a_question_of_its_own_after_advice_is_answered(manager: Manager) -> None:
+    text = "also will massone work on my ipad?"
+    turn = manager.respond(parse(text, "faq", 1.0, faqs=[("massone_browser_support", 0.98)],
+                                 entities=system(text, "massone")),
+                           State(system="massone", offered_request="login_incorrect",
+                                 last_answer="login_incorrect"))
+    assert answered(turn) == ["massone_browser_support"]
+
+
+def test_and_on_the_other_system(manager: Manager) -> None:
+    turn = manager.respond(parse("and on the other system?", "retry", 0.23),
+                           State(system="massone", last_answer="massone_choose_username"))
+    assert answered(turn) == ["ese_username_cannot_change"]
+    assert turn.slots["system"] == "ese_portal"
+
+
+def test_a_follow_up_inside_a_longer_message(manager: Manager) -> None:
+    text = "thanks! and for somerville? my wife works there"
+    entities = [{"entity": "district", "value": "somerville", "start": text.index("somerville")}]
+    turn = manager.respond(parse(text, "out_of_scope", 0.93, entities=entities),
+                           State(last_answer="find_directory_admin"))
+    assert turn.admins_of == "Somerville"

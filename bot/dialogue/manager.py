@@ -93,7 +93,7 @@ class Manager:
             turn = self._did_that_help_reply(parsed, understood, state)
             if turn is not None:
                 return turn
-        if parsed.intent in ("retry", "not_received") or (
+        if (parsed.intent in ("retry", "not_received") and understood.kind != "fallback") or (
             state.last_flow and not self._is_new_request(understood, None)
             and (reading.says_not_received(parsed.text) or reading.asks_again(parsed.text))
         ):
@@ -203,13 +203,16 @@ class Manager:
         if district and last == FIND_ADMIN:
             return Turn(admins_of=district, outcome=ANSWERED,
                         slots={"last_answer": FIND_ADMIN})
+        if understood.kind in ("faq", "flow") and understood.confidence >= CONFIDENT and \
+                understood.answer_id != last:
+            return None  # "also will massone work on my ipad?": a question of its own
         system = self._said_system(parsed) or chosen_system(
             parsed.text, list(parsed.entities), self.kb
         )
+        if system is None and reading.means_the_other(parsed.text):
+            system = other_system(state.system)  # "and on the other system?"
         if system in SYSTEMS and last in self.kb.entries:
             return self._answer(last, system, parsed, state, remember=system, explicit=system)
-        if understood.kind in ("faq", "flow") and understood.confidence >= CONFIDENT:
-            return None
         if last in self.kb.entries and self._mentions_answer(parsed.text, last, state):
             return self._answer(last, state.system, parsed, state)
         return None

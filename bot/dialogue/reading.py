@@ -181,6 +181,12 @@ def is_elliptical(text: str, limit: int = 7) -> bool:
     found = words(text)
     if found and len(found) <= 2 * limit and _LEANING_OPENER.search(" ".join(found)):
         return True
+    # "thanks! and for somerville? my wife works there": the follow-up is one sentence of it
+    sentences = [words(part) for part in re.split(r"[.?!;]+", text or "")]
+    if len([part for part in sentences if part]) > 1 and any(
+            part and len(part) <= limit and _LEANING_OPENER.search(" ".join(part))
+            for part in sentences):
+        return True
     if not found or len(found) > limit:
         return False
     opener = found[0] in ("and", "what", "how", "same", "also", "ok", "okay", "so", "then")

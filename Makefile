@@ -57,7 +57,7 @@ $(VENV)/.installed: requirements.lock
 PACKAGES = $(shell grep -c '^[A-Za-z0-9].*==' requirements.lock)
 PIP_INSTALL = $(PY) -m pip install --disable-pip-version-check --no-deps --require-hashes \
 	--progress-bar off -r requirements.lock \
-	| grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)' | sed -u 's/^/    /'
+	| grep --line-buffered -E '^(Collecting|Processing|Installing|Successfully|ERROR)' | sed -u 's/^/    /'
 
 install: $(VENV)/.installed
 

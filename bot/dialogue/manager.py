@@ -440,9 +440,6 @@ class Manager:
             reference = facts.find_reference(parsed.text)
             if reference:
                 found["reference"] = reference
-                email = facts.find_email(parsed.text)  # "look up HD-2026-000001, ada@x.org"
-                if email:
-                    found["contact_email"] = email
         return found
 
     def district_in(self, parsed: Parsed) -> str | None:

@@ -314,3 +314,12 @@ def test_a_follow_up_inside_a_longer_message(manager: Manager) -> None:
     turn = manager.respond(parse(text, "out_of_scope", 0.93, entities=entities),
                            State(last_answer="find_directory_admin"))
     assert turn.admins_of == "Somerville"
+
+
+def test_an_unsure_question_comparing_the_systems_says_they_are_separate(
+        manager: Manager) -> None:
+    text = "I only ever log into ELAR for my license. is massone a different account altogether?"
+    entities = system(text, "ELAR", "application") + system(text, "massone")
+    turn = manager.respond(parse(text, "faq", 1.0, faqs=[("massone_about", 0.1)],
+                                 entities=entities), State(system="massone"))
+    assert answered(turn) == ["massone_vs_ese_login"]

@@ -188,3 +188,22 @@ def test_help_is_asking_what_the_bot_does_and_nothing_else(kb: KnowledgeBase, te
 ])
 def test_an_answer_must_carry_a_value(kb: KnowledgeBase, text: str, kind: str) -> None:
     assert understand(said(text, "inform", 0.8), kb).kind == kind
+
+
+@pytest.mark.parametrize(("text", "intent", "faq"), [
+    ("Hi there. I just came back from a sabbatical and MassONE won't take my old login at all.",
+     "faq", "massone_eligibility"),
+    ("I haven't used massone in two years and it says my password is wrong", "login_incorrect",
+     None),
+])
+def test_a_login_that_lapsed_with_disuse_is_a_deactivated_account(
+        kb: KnowledgeBase, text: str, intent: str, faq: str | None) -> None:
+    message = said(text, intent, 0.7, faq=faq, faq_confidence=0.78,
+                   entities=[{"entity": "system", "value": "MassONE"}])
+    assert understand(message, kb).answer_id == "reactivate_account"
+
+
+def test_a_forgotten_password_after_a_leave_is_still_a_reset(kb: KnowledgeBase) -> None:
+    message = said("I was on maternity leave and forgot my massone password", "forgot_password",
+                   0.9)
+    assert understand(message, kb).answer_id == "forgot_password"

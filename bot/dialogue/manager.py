@@ -265,12 +265,14 @@ class Manager:
         polite = reading.closing(parsed.text)
         if polite:  # "ok I'll email them then, thank you"
             return Turn(slots={"misses": 0}).say(response=SMALL_TALK[polite])
+        named = mentioned_systems(parsed.entities, self.kb)
+        if len(named) > 1 and reading.compares(parsed.text):  # "is massone a different account?"
+            return self._answer("massone_vs_ese_login", None, parsed, state)
         misses = state.misses + 1
         turn = Turn(slots={"misses": misses, "pending_question": None}, outcome=FALLBACK,
                     unanswered=parsed.text)
         # Out of scope is refused plainly, unless it names one of the systems: then it is more
         # likely a question asked in words the model does not know.
-        named = mentioned_systems(parsed.entities, self.kb)
         out = "out_of_scope" in (parsed.intent, understood.intent) and not named
         suggestions = [] if out else self.suggestions(parsed)
         if suggestions:

@@ -363,6 +363,22 @@ def asks_for_help(text: str) -> bool:
     return contains(text, _ASKS_FOR_HELP)
 
 
+_LAPSED = re.compile(
+    r"\b(?:sabbatical|(?:on|a|maternity|paternity|medical|long|parental) leave|"
+    r"(?:haven'?t|hadn'?t|didn'?t|not|never) (?:used|touched|logged (?:in|into|on))|"
+    r"(?:nobody|no one|not) (?:uses?|using)|unused|inactive|deactivated|dormant|"
+    r"(?:shut|turned|switched|closed) (?:it |them |accounts? )?(?:off|down)|"
+    r"(?:shut|turn|switch|close)s? off|disabled|"
+    r"(?:a|one|two|\d+|few|couple of) (?:years?|school years?) (?:ago|away|off))\b"
+)
+
+
+def says_account_lapsed(text: str) -> bool:
+    """"back from a sabbatical", "I haven't used it in two years", "they shut off accounts
+    nobody uses": an account that may have been deactivated for lack of use."""
+    return contains(text, _LAPSED)
+
+
 _COMPARING = re.compile(r"\b(same|separate|separately|different|too|as well|shared?)\b")
 
 

@@ -26,6 +26,7 @@ from bot.dialogue.reading import (
     is_stop,
     names_other_system,
     polarity,
+    says_account_lapsed,
     says_login_rejected,
     words,
 )
@@ -46,6 +47,7 @@ FIND_ADMIN = "find_directory_admin"
 _ABOUT_ADMINS = frozenset({"ese_data_tool_access", "ese_directory_admin_role"})
 _LOGIN_TROUBLE = frozenset({"cant_log_in"})
 LOGIN_INCORRECT = "login_incorrect"
+REACTIVATE = "reactivate_account"
 _LOGIN_FLOWS = frozenset({LOGIN_INCORRECT, "cant_log_in", *RECOVERY_FLOWS, "reactivate_account",
                           "human_handoff"})
 # Answers about choosing or changing a password or user name, for someone who can log in: "I
@@ -89,7 +91,7 @@ def understand(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
     understood = _recovery_named(parse, _classified(parse, kb))
     understood = _words_agree(parse, _person_asked(parse, understood), kb)
     understood = _admin_asked(parse, _not_ours(parse, understood, kb))
-    understood = _login_rejected(parse, understood)
+    understood = _lapsed(parse, _login_rejected(parse, understood))
     understood = _help_asked(parse, understood)
     return _small_talk_named(parse, understood)
 
@@ -176,6 +178,21 @@ def _not_ours(parse: dict[str, Any], understood: Understanding,
             _names_ours(parse, kb):
         return understood
     return Understanding("fallback", "out_of_scope", confidence=understood.confidence)
+
+
+def _lapsed(parse: dict[str, Any], understood: Understanding) -> Understanding:
+    """"I just came back from a sabbatical and MassONE won't take my old login": a login that
+    stopped after a long time unused is a deactivated account, not a mistyped password."""
+    text = str(parse.get("text") or "")
+    if text.startswith("/") or not says_account_lapsed(text) or \
+            understood.answer_id in (REACTIVATE, "human_handoff", *RECOVERY_FLOWS):
+        return understood
+    login_trouble = understood.answer_id == LOGIN_INCORRECT or understood.intent in _LOGIN_TROUBLE
+    if login_trouble or understood.kind == "fallback" or understood.confidence < CONFIDENT:
+        if understood.kind == "fallback" and understood.intent == "out_of_scope":
+            return understood
+        return Understanding("flow", REACTIVATE, REACTIVATE, CONFIDENT)
+    return understood
 
 
 def _help_asked(parse: dict[str, Any], understood: Understanding) -> Understanding:

@@ -289,3 +289,17 @@ def test_make_cluster_starts_the_catcher_only_when_asked(monkeypatch: pytest.Mon
 def test_the_cluster_sends_the_action_secret() -> None:
     yaml = endpoints_yaml("http://127.0.0.1:8081/webhook", "postgresql://h/db", "redis://h/1")
     assert f"{ACTION_SECRET_HEADER}: ${{ACTION_SERVER_SECRET}}" in yaml
+
+
+def test_an_api_token_starting_with_a_dash_is_passed_whole() -> None:
+    """A random token may start with "-", which argparse would read as an option."""
+    import argparse
+
+    from bot.ops.rasa_server import rasa_arguments
+
+    arguments = rasa_arguments(["run", "--enable-api"], "-Xy_token")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command")
+    parser.add_argument("--enable-api", action="store_true")
+    parser.add_argument("-t", "--auth-token")
+    assert parser.parse_args(arguments).auth_token == "-Xy_token"

@@ -22,7 +22,7 @@ def rasa_arguments(args: list[str], token: str | None) -> list[str]:
         return args
     if not token:
         raise SystemExit(f"error: --enable-api needs {API_TOKEN_VARIABLE} (the API's token)")
-    return [*args, "--auth-token", token]
+    return [*args, f"--auth-token={token}"]  # one argument: a token may start with "-"
 
 
 def main() -> None:

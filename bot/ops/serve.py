@@ -121,7 +121,7 @@ class Stack:
             **(env or {}),
         }
         for name in ("ACTION_SERVER_SECRET", "RASA_API_TOKEN"):
-            self.env.setdefault(name, os.environ.get(name) or secrets.token_urlsafe(32))
+            self.env.setdefault(name, os.environ.get(name) or secrets.token_hex(32))
         if mail_dir is not None:
             self.env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port))
         self.processes: list[subprocess.Popen] = []

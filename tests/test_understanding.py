@@ -207,3 +207,16 @@ def test_a_forgotten_password_after_a_leave_is_still_a_reset(kb: KnowledgeBase) 
     message = said("I was on maternity leave and forgot my massone password", "forgot_password",
                    0.9)
     assert understand(message, kb).answer_id == "forgot_password"
+
+
+def test_a_new_user_is_not_a_lapsed_one(kb: KnowledgeBase) -> None:
+    text = "I've never used the ESE portal. How do I create an account?"
+    message = said(text, "faq", 1.0, faq="ese_create_profile", faq_confidence=0.6,
+                   entities=[{"entity": "system", "value": "ESE portal"}])
+    assert understand(message, kb).answer_id == "ese_create_profile"
+
+
+def test_what_gets_reset_is_a_password(kb: KnowledgeBase) -> None:
+    message = said("ok so I probably forgot my SIMS one then. how do I reset that?",
+                   "forgot_username", 0.7)
+    assert understand(message, kb).answer_id == "forgot_password"

@@ -365,7 +365,9 @@ def asks_for_help(text: str) -> bool:
 
 _LAPSED = re.compile(
     r"\b(?:sabbatical|(?:on|a|maternity|paternity|medical|long|parental) leave|"
-    r"(?:haven'?t|hadn'?t|didn'?t|not|never) (?:used|touched|logged (?:in|into|on))|"
+    r"(?:haven'?t|hadn'?t|didn'?t|not) (?:used|touched|logged (?:in|into|on))(?:\s+\S+){0,4}?\s+"
+    r"(?:in|for|since)\s+(?:a\s+|over\s+|about\s+)?(?:while|long|ages|years?|months?|\d+|two|"
+    r"three|several)|"
     r"(?:nobody|no one|not) (?:uses?|using)|unused|inactive|deactivated|dormant|"
     r"(?:shut|turned|switched|closed) (?:it |them |accounts? )?(?:off|down)|"
     r"(?:shut|turn|switch|close)s? off|disabled|"

@@ -254,6 +254,10 @@ def _recovery_named(parse: dict[str, Any], understood: Understanding) -> Underst
     answer about choosing or changing one ("I need a new massone password")."""
     text = str(parse.get("text") or "")
     item = forgotten_item(text)
+    said = words(text)
+    if item is None and understood.answer_id == "forgot_username" and "reset" in said and \
+            not {"username", "name", "id"} & set(said):
+        item = "forgot_password"  # "how do I reset that?": a password is what gets reset
     if item is None or text.startswith("/"):
         return understood
     if understood.answer_id in RECOVERY_FLOWS or (

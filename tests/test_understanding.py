@@ -220,3 +220,11 @@ def test_what_gets_reset_is_a_password(kb: KnowledgeBase) -> None:
     message = said("ok so I probably forgot my SIMS one then. how do I reset that?",
                    "forgot_username", 0.7)
     assert understand(message, kb).answer_id == "forgot_password"
+
+
+def test_an_unsure_faq_naming_our_system_is_not_taken_when_a_flow_is_as_likely(
+        kb: KnowledgeBase) -> None:
+    text = "my MassONE login keeps saying incorrect but I type it right"
+    message = said(text, "faq", 0.51, faq="massone_birth_date_wrong", faq_confidence=0.31,
+                   entities=[{"entity": "system", "value": "MassONE"}])
+    assert understand(message, kb).answer_id == "login_incorrect"

@@ -335,9 +335,12 @@ def asks_who_the_admin_is(text: str) -> bool:
 
 _LOGIN_REJECTED = re.compile(
     r"\b(?:invalid|incorrect|wrong|failed|bad)\s+(?:login|log in|password|user ?name|credentials)|"
+    r"\b(?:login|log in|password|user ?name|it|portal|site|page|screen|system)\s+"
+    r"(?:keeps\s+|still\s+|just\s+)?(?:says?|saying)\s+"
+    r"(?:it'?s\s+|that\s+it'?s\s+)?(?:invalid|incorrect|wrong|not valid)|"
     r"\b(?:login|log in|password|user ?name|credentials)\s+(?:is\s+|are\s+)?(?:invalid|incorrect|"
-    r"failed|not valid|not recognized|rejected)|\bwon'?t (?:take|accept) my (?:old |new )?(?:login|"
-    r"password|user ?name|credentials)"
+    r"wrong|failed|not valid|not recognized|rejected)|"
+    r"\bwon'?t (?:take|accept) my (?:old |new )?(?:login|password|user ?name|credentials)"
 )
 
 

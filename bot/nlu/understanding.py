@@ -87,7 +87,12 @@ class Understanding:
 
 
 def understand(parse: dict[str, Any], kb: KnowledgeBase) -> Understanding:
-    """Classify a Rasa parse result (`tracker.latest_message` or `/model/parse` output)."""
+    """Classify a Rasa parse result (`tracker.latest_message` or `/model/parse` output).
+
+    The model's reading first (`_classified`: thresholds), then the words check it where they
+    are unambiguous, each check small and tested: what was forgotten, a person asked for,
+    conversation intents the words contradict, a system that is not ours, "who is our admin",
+    a refused or lapsed login, "help", small talk the model was unsure of."""
     understood = _recovery_named(parse, _classified(parse, kb))
     understood = _words_agree(parse, _person_asked(parse, understood), kb)
     understood = _admin_asked(parse, _not_ours(parse, understood, kb))
@@ -125,7 +130,8 @@ def _carries_a_value(text: str, found: list[str]) -> bool:
     if re.search(r"[\d@._]", text) or _is_date(text):
         return True
     names = text.strip(" .!").split()
-    return 0 < len(names) <= 2 and all(word[:1].isupper() for word in names) or len(found) == 1
+    capitalised = 0 < len(names) <= 2 and all(word[:1].isupper() for word in names)
+    return capitalised or len(found) == 1
 
 
 def _is_date(text: str) -> bool:

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parse = post(parse_url, {"text": QUESTION})
     action_call = {
-        "next_action": "action_answer",
+        "next_action": "action_respond",
         "sender_id": "profile",
         "tracker": {"sender_id": "profile", "slots": {}, "latest_message": parse,
                     "events": [], "paused": False, "followup_action": None,

@@ -93,7 +93,24 @@ $(CHROMIUM):
 	$(SUDO) apt-get install -y --no-install-recommends chromium || \
 	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
-browser: $(CHROMIUM)
+browser: $(CHROMIUM) $(AXE)
+
+# axe-core, the WCAG checker the accessibility tests run in Chromium (tests/test_accessibility.py),
+# from the npm registry into build/axe (npm from Debian's packages where missing).
+AXE_VERSION := 4.14.1
+AXE := build/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "error: the accessibility tests need npm (Node.js) to install axe-core." >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "Installing Debian's npm for axe-core (apt-get)"; \
+	  $(SUDO) apt-get install -y --no-install-recommends npm || \
+	    { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends npm; }; \
+	fi
+	@echo "Installing axe-core $(AXE_VERSION) into build/axe (npm, a few seconds)"
+	npm install --prefix build/axe --no-save --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
 
 # Debian's nginx, the front of `make cluster` (and of the cluster tests).
 NGINX ?= /usr/sbin/nginx
@@ -138,7 +155,7 @@ bench: train $(NGINX)
 
 # TEST_WORKERS=2: the light tests on a second pytest worker beside the stack's (one xdist group).
 TEST_WORKERS ?= 1
-test: train $(CHROMIUM) $(NGINX) servers-for-tests
+test: train $(CHROMIUM) $(AXE) $(NGINX) servers-for-tests
 	$(RASA) data validate
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)

@@ -2,8 +2,8 @@
 by Playwright against the running stack: what a person sees and can do.
 
 Screenshots of each state go to tests/artifacts/screenshots/phone-*.png (not committed).
-axe-core is not vendored in this repository and nothing is downloaded at run time, so these
-checks are Playwright's own: roles, names, focus, geometry.
+These checks are Playwright's own: roles, names, focus, geometry; axe-core's WCAG checks of the
+same pages are in tests/test_accessibility.py.
 """
 
 from __future__ import annotations

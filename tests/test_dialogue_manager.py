@@ -323,3 +323,9 @@ def test_an_unsure_question_comparing_the_systems_says_they_are_separate(
     turn = manager.respond(parse(text, "faq", 1.0, faqs=[("massone_about", 0.1)],
                                  entities=entities), State(system="massone"))
     assert answered(turn) == ["massone_vs_ese_login"]
+
+
+def test_both_systems_for_a_question_answers_for_each(manager: Manager) -> None:
+    turn = manager.respond(parse("both honestly, I use ELAR and massone", "choose_system", 0.9),
+                           State(pending_question="ese_customer_service"))
+    assert sorted(answered(turn)) == ["ese_customer_service", "massone_helpdesk_contact"]

@@ -124,7 +124,12 @@ class Manager:
         if choice in SYSTEMS:
             return self._answer(pending, choice, parsed, replace(state, pending_question=None),
                                 remember=choice)
-        if choice == BOTH:
+        if choice == BOTH and pending in self.kb.entries and \
+                self.kb.entries[pending].kind == "faq":  # "both": a question, answered for each
+            settled = replace(state, pending_question=None)
+            turn = self._answer(pending, SYSTEMS[0], parsed, settled)
+            return self._answer(pending, SYSTEMS[1], parsed, settled, turn=turn)
+        if choice == BOTH:  # a procedure: one system at a time
             return Turn(slots={"pending_question": pending}).say(
                 self.kb.reply("one_system_at_a_time"), buttons=self.system_buttons()
             )

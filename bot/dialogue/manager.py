@@ -21,10 +21,9 @@ from bot.dialogue.systems import BOTH, affirmed_systems, chosen_system, mentione
 from bot.dialogue.turns import Parsed, State, Turn
 from bot.knowledge.districts import match_district
 from bot.knowledge.entries import SYSTEMS, Answer, KnowledgeBase
-from bot.nlu.understanding import CONFIDENT, Understanding, understand
+from bot.nlu.understanding import CONFIDENT, FIND_ADMIN, Understanding, understand
 from bot.tickets.kinds import RequestKind
 
-FIND_ADMIN = "find_directory_admin"
 # Answers that send people to their Directory Administrator: a district named next is for a lookup.
 ABOUT_ADMINS = frozenset({FIND_ADMIN, "ese_directory_admin_role", "ese_data_tool_access",
                           "ese_profile_partial_match"})

@@ -30,12 +30,11 @@ from bot.dialogue.reading import (
     says_login_rejected,
     words,
 )
-from bot.dialogue.systems import chosen_system
+from bot.dialogue.systems import SYSTEM_ENTITIES, chosen_system
 from bot.knowledge.entries import KnowledgeBase
 from bot.validation import parse_spoken_birth_date
 
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
-SYSTEM_ENTITIES = ("system", "application", "term")
 FAQ_INTENT = "faq"
 RECOVERY_FLOWS = ("forgot_password", "forgot_username")
 SHORT_MESSAGE = 5  # words
